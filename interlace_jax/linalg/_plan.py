@@ -1,0 +1,183 @@
+"""The static block plan of the blocked Cholesky factor, decided once on the host.
+
+Terms are ordered by decreasing number of levels (stably, as lme4 and MixedModels.jl do). The
+first term's block of ``Lambda' Z'Z Lambda + I`` is block-diagonal: one ``S1 x S1`` block per level,
+factorised by a batched Cholesky. Every other term, and ``[X y]``, goes into one dense "rest"
+block of size ``q_rest + p + 1`` that absorbs all fill-in (crossed factors fill in; nested ones
+would not, but the rest is small whenever that matters).
+
+The coupling between the first term and a rest term is sparse: it is non-zero only for pairs
+(level ``k`` of term 1, level ``l`` of term t) that share an observation. These pairs are the
+*entries*. The Schur-complement update of the rest block sums, over levels ``k`` of term 1, the
+outer products of the entries that share ``k``: the *pairs*, listed here once as index arrays so
+the device does a gather and a segment-sum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from interlace_jax.terms import ReTerm
+
+
+@dataclass(frozen=True)
+class TermLayout:
+    """Static layout of one term in computation order.
+
+    Attributes:
+        n_levels: number of levels L_t.
+        size: S_t, random effects per level.
+        offset: first row of the term in the dense rest block (-1 for the first term).
+        n_entries: number of (first-term level, this-term level) pairs sharing observations
+            (0 for the first term).
+    """
+
+    n_levels: int
+    size: int
+    offset: int
+    n_entries: int
+
+
+@dataclass(frozen=True)
+class BlockPlan:
+    """Static description of the blocked system; hashable, so it can be a jit static argument.
+
+    Attributes:
+        order: ``order[j]`` is the index (in the user's term list) of the j-th term in
+            computation order.
+        terms: the TermLayout of each term, in computation order.
+        n_fixed: p, the number of fixed-effect columns.
+        n_rest: q_rest, rows of the random-effects part of the dense rest block.
+        n_pairs: number of (row, row) products in the Schur-complement update.
+    """
+
+    order: tuple[int, ...]
+    terms: tuple[TermLayout, ...]
+    n_fixed: int
+    n_rest: int
+    n_pairs: int
+
+    @property
+    def n_scalar_rows(self) -> int:
+        """Number of scalar coupling rows (each entry contributes S_t rows)."""
+        return sum(t.n_entries * t.size for t in self.terms[1:])
+
+    def describe(self) -> str:
+        """A table of the blocks and their storage, like MixedModels.jl's BlockDescription."""
+        first = self.terms[0]
+        lines = [
+            f"term 1: {first.n_levels} levels x {first.size}: "
+            f"block-diagonal ({first.n_levels} blocks of {first.size}x{first.size})",
+        ]
+        for j, t in enumerate(self.terms[1:], start=2):
+            lines.append(
+                f"term {j}: {t.n_levels} levels x {t.size}: dense rows "
+                f"{t.offset}..{t.offset + t.n_levels * t.size - 1}, "
+                f"{t.n_entries} couplings with term 1"
+            )
+        size = self.n_rest + self.n_fixed + 1
+        lines.append(f"dense rest block: {size}x{size} ({self.n_fixed} fixed effects + response)")
+        lines.append(f"fill-in products per factorisation: {self.n_pairs}")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class CouplingIndex:
+    """Host-side index arrays of the first-term/rest coupling (all int32 numpy arrays).
+
+    Attributes:
+        entry_first: per rest term, (E_t,) level of term 1 of each entry.
+        entry_level: per rest term, (E_t,) level of term t of each entry.
+        scalar_first: (R,) level of term 1 of each scalar row (rows ordered term, entry, s).
+        scalar_row: (R,) row of each scalar row in the dense rest block.
+        pair_a, pair_b: (P,) scalar rows multiplied together in the Schur update.
+        pair_target: (P,) flat index ``row_a * q_rest + row_b`` they are added to, sorted.
+        obs_entry: per rest term, (n,) the entry each observation belongs to (host use only).
+    """
+
+    entry_first: tuple[np.ndarray, ...]
+    entry_level: tuple[np.ndarray, ...]
+    scalar_first: np.ndarray
+    scalar_row: np.ndarray
+    pair_a: np.ndarray
+    pair_b: np.ndarray
+    pair_target: np.ndarray
+    obs_entry: tuple[np.ndarray, ...]
+
+
+def computation_order(terms: list[ReTerm]) -> tuple[int, ...]:
+    """Indices of ``terms`` sorted by decreasing number of levels (stable)."""
+    return tuple(int(i) for i in np.argsort([-t.n_levels for t in terms], kind="stable"))
+
+
+def _entries(first: ReTerm, term: ReTerm) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unique (first level, term level) pairs, sorted by first level, and each obs's entry."""
+    key = first.refs.astype(np.int64) * term.n_levels + term.refs
+    unique, inverse = np.unique(key, return_inverse=True)
+    return (unique // term.n_levels).astype(np.int32), (unique % term.n_levels).astype(
+        np.int32
+    ), inverse.astype(np.int64)
+
+
+def _pairs(scalar_first: np.ndarray, scalar_row: np.ndarray, n_rest: int):
+    """All (a, b) scalar rows sharing a first-term level, and their flat targets, sorted."""
+    order = np.argsort(scalar_first, kind="stable")
+    groups, starts, counts = np.unique(scalar_first[order], return_index=True, return_counts=True)
+    del groups
+    per_row = np.repeat(counts, counts)  # group size for each sorted row
+    row_start = np.repeat(starts, counts)
+    a_sorted = np.repeat(np.arange(order.size), per_row)
+    within = np.arange(a_sorted.size) - np.repeat(np.cumsum(per_row) - per_row, per_row)
+    b_sorted = np.repeat(row_start, per_row) + within
+    pair_a, pair_b = order[a_sorted], order[b_sorted]
+    target = scalar_row[pair_a].astype(np.int64) * n_rest + scalar_row[pair_b]
+    by_target = np.argsort(target, kind="stable")
+    return (
+        pair_a[by_target].astype(np.int32),
+        pair_b[by_target].astype(np.int32),
+        target[by_target].astype(np.int32 if n_rest * n_rest < 2**31 else np.int64),
+    )
+
+
+def make_plan(terms: list[ReTerm], n_fixed: int) -> tuple[BlockPlan, CouplingIndex]:
+    """Order the terms, lay out the rest block and list the coupling entries and pairs.
+
+    Args:
+        terms: the random-effects terms in the user's order (at least one).
+        n_fixed: p, the number of fixed-effect columns.
+
+    Returns:
+        The static plan and the coupling index arrays.
+    """
+    order = computation_order(terms)
+    ordered = [terms[i] for i in order]
+    first = ordered[0]
+    layouts = [TermLayout(first.n_levels, first.size, -1, 0)]
+    entry_first, entry_level, scalar_first, scalar_row, obs_entry = [], [], [], [], []
+    offset = 0
+    for term in ordered[1:]:
+        ef, el, inverse = _entries(first, term)
+        obs_entry.append(inverse)
+        layouts.append(TermLayout(term.n_levels, term.size, offset, int(ef.size)))
+        entry_first.append(ef)
+        entry_level.append(el)
+        s = np.arange(term.size)
+        scalar_first.append(np.repeat(ef, term.size))
+        scalar_row.append((offset + el[:, None] * term.size + s[None, :]).ravel())
+        offset += term.n_levels * term.size
+    n_rest = offset
+    scalar_first_arr = np.concatenate(scalar_first).astype(np.int32) if scalar_first else (
+        np.zeros(0, np.int32)
+    )
+    scalar_row_arr = np.concatenate(scalar_row).astype(np.int32) if scalar_row else (
+        np.zeros(0, np.int32)
+    )
+    pair_a, pair_b, target = _pairs(scalar_first_arr, scalar_row_arr, max(n_rest, 1))
+    plan = BlockPlan(order, tuple(layouts), n_fixed, n_rest, int(pair_a.size))
+    index = CouplingIndex(
+        tuple(entry_first), tuple(entry_level), scalar_first_arr, scalar_row_arr,
+        pair_a, pair_b, target, tuple(obs_entry),
+    )
+    return plan, index

@@ -1,0 +1,173 @@
+"""Cross-products of ``[Z X y]`` computed once on the host, with the y-dependent parts apart.
+
+Every quantity the LMM objective needs is a weighted cross-product of the columns of Z (never
+formed: level codes and per-term model matrices), X and y. They are computed here once; the
+objective only rescales them by Lambda(theta). The parts that involve y live in
+:class:`ResponseProducts`, so refitting to a new response (bootstrap, simulation, many
+responses) changes only those small arrays and ``jax.vmap`` batches only them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import jax
+import numpy as np
+
+from interlace_jax.linalg._plan import BlockPlan, CouplingIndex
+from interlace_jax.terms import ReTerm
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class DesignProducts:
+    """The y-independent cross-products and the coupling index (shapes in computation order).
+
+    Attributes:
+        a11: (L1, S1, S1) per-level blocks of Z1'WZ1.
+        xz1: (L1, p, S1) per-level blocks of X'WZ1.
+        arr: (q_rest, q_rest) dense Z_rest'WZ_rest.
+        arx: (q_rest, p) Z_rest'WX.
+        xx: (p, p) X'WX.
+        entry_b: per rest term t, (E_t, S_t, S1) blocks of Z_t'WZ1 at the coupling entries.
+        entry_first: per rest term t, (E_t,) level of term 1 of each entry.
+        scalar_first, scalar_row, pair_a, pair_b, pair_target: see CouplingIndex.
+        n_obs: () number of observations, as a float.
+        log_weights_sum: () sum of log prior weights (0 when unweighted).
+    """
+
+    a11: jax.Array
+    xz1: jax.Array
+    arr: jax.Array
+    arx: jax.Array
+    xx: jax.Array
+    entry_b: tuple
+    entry_first: tuple
+    scalar_first: jax.Array
+    scalar_row: jax.Array
+    pair_a: jax.Array
+    pair_b: jax.Array
+    pair_target: jax.Array
+    n_obs: jax.Array
+    log_weights_sum: jax.Array
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class ResponseProducts:
+    """The cross-products that involve y (batch these with vmap for many responses).
+
+    Attributes:
+        yz1: (L1, S1) per-level Z1'Wy.
+        yr: (q_rest,) Z_rest'Wy.
+        xy: (p,) X'Wy.
+        yy: () y'Wy.
+    """
+
+    yz1: jax.Array
+    yr: jax.Array
+    xy: jax.Array
+    yy: jax.Array
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class LMMData:
+    """Everything the LMM objective reads: design and response products plus the static plan."""
+
+    design: DesignProducts
+    response: ResponseProducts
+    plan: BlockPlan = field(metadata=dict(static=True))
+
+
+def _sum_by(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    return np.bincount(index, weights=values, minlength=size)
+
+
+def _per_level(refs: np.ndarray, left: np.ndarray, right: np.ndarray, n_levels: int) -> np.ndarray:
+    """(n_levels, A, B) sums over observations of outer products left[i] right[i]'."""
+    a, b = left.shape[1], right.shape[1]
+    out = np.empty((n_levels, a, b))
+    for i in range(a):
+        for j in range(b):
+            out[:, i, j] = _sum_by(refs, left[:, i] * right[:, j], n_levels)
+    return out
+
+
+def _rest_rows(term: ReTerm, offset: int) -> np.ndarray:
+    """(n, S) row in the dense rest block of each observation's S random effects."""
+    return offset + term.refs[:, None] * term.size + np.arange(term.size)[None, :]
+
+
+def _rest_cross(rest: list[tuple[ReTerm, int]], cols: np.ndarray, n_rest: int) -> np.ndarray:
+    """(q_rest, m) Z_rest' cols for weighted columns ``cols`` (n, m)."""
+    out = np.zeros((n_rest, cols.shape[1]))
+    for term, offset in rest:
+        rows = _rest_rows(term, offset)
+        for s in range(term.size):
+            for j in range(cols.shape[1]):
+                out[:, j] += _sum_by(rows[:, s], term.z[:, s] * cols[:, j], n_rest)
+    return out
+
+
+def design_products(
+    plan: BlockPlan, index: CouplingIndex, terms: list[ReTerm], X: np.ndarray, weights: np.ndarray
+) -> DesignProducts:
+    """Compute the y-independent products.
+
+    Args:
+        plan, index: from :func:`interlace_jax.linalg.make_plan` for ``terms``.
+        terms: random-effects terms in the user's order.
+        X: (n, p) fixed-effects model matrix (full column rank).
+        weights: (n,) positive prior weights.
+    """
+    ordered = [terms[i] for i in plan.order]
+    first, rest = ordered[0], ordered[1:]
+    wz1 = first.z * weights[:, None]
+    q = plan.n_rest
+    rest_offsets = [(t, lay.offset) for t, lay in zip(rest, plan.terms[1:])]
+    arr = np.zeros((q, q))
+    entry_b = []
+    for (term, offset), lay, obs_entry in zip(rest_offsets, plan.terms[1:], index.obs_entry):
+        entry_b.append(_per_level(obs_entry, term.z, wz1, lay.n_entries))
+        rows_t = _rest_rows(term, offset)
+        wzt = term.z * weights[:, None]
+        for other, other_offset in rest_offsets:
+            rows_u = _rest_rows(other, other_offset)
+            for s in range(term.size):
+                for r in range(other.size):
+                    flat = rows_t[:, s].astype(np.int64) * q + rows_u[:, r]
+                    arr += _sum_by(flat, wzt[:, s] * other.z[:, r], q * q).reshape(q, q)
+    wx = X * weights[:, None]
+    return DesignProducts(
+        a11=_per_level(first.refs, first.z, wz1, first.n_levels),
+        xz1=_per_level(first.refs, X, wz1, first.n_levels),
+        arr=arr,
+        arx=_rest_cross(rest_offsets, wx, q),
+        xx=X.T @ wx,
+        entry_b=tuple(entry_b),
+        entry_first=index.entry_first,
+        scalar_first=index.scalar_first,
+        scalar_row=index.scalar_row,
+        pair_a=index.pair_a,
+        pair_b=index.pair_b,
+        pair_target=index.pair_target,
+        n_obs=np.asarray(float(X.shape[0])),
+        log_weights_sum=np.asarray(float(np.sum(np.log(weights)))),
+    )
+
+
+def response_products(
+    plan: BlockPlan, terms: list[ReTerm], X: np.ndarray, y: np.ndarray, weights: np.ndarray
+) -> ResponseProducts:
+    """Compute the products that involve y (n,), for the same terms, X and weights."""
+    ordered = [terms[i] for i in plan.order]
+    first, rest = ordered[0], ordered[1:]
+    wy = (weights * y)[:, None]
+    rest_offsets = [(t, lay.offset) for t, lay in zip(rest, plan.terms[1:])]
+    return ResponseProducts(
+        yz1=_per_level(first.refs, wy, first.z, first.n_levels)[:, 0, :],
+        yr=_rest_cross(rest_offsets, wy, plan.n_rest)[:, 0],
+        xy=X.T @ wy[:, 0],
+        yy=np.asarray(float(y @ wy[:, 0])),
+    )

@@ -1,0 +1,94 @@
+"""Damped Newton with the exact Hessian, inside ``lax.while_loop``: for a few parameters.
+
+Mixed models have few variance parameters (a handful of theta), so the exact Hessian from
+autodiff costs a few gradients and buys quadratic convergence: typically 5-10 iterations where a
+quasi-Newton method needs dozens. Each step solves with the Hessian's eigen-decomposition, every
+eigenvalue replaced by ``max(|lambda|, eps * max|lambda|)`` (so the direction is a descent
+direction even away from a minimum, "saddle-free" Newton), and backtracks until the Armijo
+condition holds. Jit-able and vmap-able; outcomes are :class:`Status` codes.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+
+from interlace_jax.optim._result import OptResult, Status
+
+
+def _direction(g: jax.Array, h: jax.Array, eps: float) -> jax.Array:
+    evals, evecs = jnp.linalg.eigh(0.5 * (h + h.T))
+    scale = jnp.maximum(jnp.max(jnp.abs(evals)), 1e-12)
+    evals = jnp.maximum(jnp.abs(evals), eps * scale)
+    return -evecs @ ((evecs.T @ g) / evals)
+
+
+def _backtrack(fun, x, f, g, d, max_halvings: int):
+    """Largest t in 1, 1/2, 1/4, ... with f(x + t d) <= f + 1e-4 t g'd; (x_new, f_new, ok)."""
+    slope = g @ d
+
+    def cond(c):
+        t, f_try, k = c
+        bad = ~jnp.isfinite(f_try) | (f_try > f + 1e-4 * t * slope)
+        return bad & (k < max_halvings)
+
+    def body(c):
+        t, _, k = c
+        t = 0.5 * t
+        return t, fun(x + t * d), k + 1
+
+    t, f_try, k = jax.lax.while_loop(cond, body, (1.0, fun(x + d), 0))
+    ok = jnp.isfinite(f_try) & (f_try <= f + 1e-4 * t * slope)
+    return jnp.where(ok, x + t * d, x), jnp.where(ok, f_try, f), ok
+
+
+def minimize_newton(
+    fun: Callable[[jax.Array], jax.Array],
+    x0: jax.Array,
+    *,
+    max_steps: int = 100,
+    gtol: float = 1e-8,
+    eps: float = 1e-8,
+    max_halvings: int = 40,
+) -> OptResult:
+    """Minimise a smooth scalar function of a short parameter vector with exact Newton steps.
+
+    Args:
+        fun: x (n,) -> scalar, traceable by JAX (twice differentiable).
+        x0: (n,) starting point.
+        max_steps: iteration limit.
+        gtol: converged when ``max |grad| <= gtol``.
+        eps: relative floor of the Hessian eigenvalues used in a step.
+        max_halvings: line-search limit; when no step decreases f, status is STALLED.
+    """
+    value_and_grad = jax.value_and_grad(fun)
+    hessian = jax.hessian(fun)
+    f0, g0 = value_and_grad(x0)
+
+    def cond(c):
+        _, f, g, step, ok = c
+        return (step < max_steps) & (jnp.max(jnp.abs(g)) > gtol) & ok & jnp.isfinite(f)
+
+    def body(c):
+        x, f, g, step, _ = c
+        d = _direction(g, hessian(x), eps)
+        x_new, _, ok = _backtrack(fun, x, f, g, d, max_halvings)
+        f_new, g_new = value_and_grad(x_new)
+        return x_new, f_new, g_new, step + 1, ok
+
+    x, f, g, step, ok = jax.lax.while_loop(
+        cond, body, (x0, f0, g0, jnp.asarray(0), jnp.asarray(True))
+    )
+    finite = jnp.isfinite(f) & jnp.all(jnp.isfinite(g))
+    status = jnp.where(
+        ~finite,
+        Status.NONFINITE,
+        jnp.where(
+            jnp.max(jnp.abs(g)) <= gtol,
+            Status.CONVERGED,
+            jnp.where(ok, Status.MAX_STEPS, Status.STALLED),
+        ),
+    ).astype(jnp.int32)
+    return OptResult(x=x, fun=f, grad=g, n_steps=step, status=status, fun_initial=f0)
