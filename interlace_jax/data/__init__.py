@@ -1,0 +1,8 @@
+"""The dataframe boundary: user data in, NumPy columns out.
+
+The only package that imports narwhals.
+"""
+
+from ._frame import Columns, to_columns
+
+__all__ = ["Columns", "to_columns"]

@@ -1,0 +1,188 @@
+"""The dataframe boundary: any eager dataframe in, NumPy columns out.
+
+This is the only module that touches user dataframes. It reads through narwhals, so pandas, polars
+and pyarrow (and any other eager backend narwhals supports) give identical results, and applies
+lme4's missing-data policy (``na.omit``) once, across every column the model uses, so that all
+arrays built later stay row-aligned.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import narwhals.stable.v2 as nw
+import numpy as np
+import pandas as pd
+
+from .._errors import DataError
+
+_ACCEPTED = "a pandas, polars or pyarrow table (or any eager dataframe narwhals supports)"
+
+
+@dataclass(frozen=True, eq=False)
+class Columns:
+    """The columns a model uses, as NumPy arrays, after dropping rows with missing values.
+
+    Attributes:
+        values: column name -> array of shape ``(n,)``: float64 for floating columns, int64 for
+            integer columns, bool for boolean columns, and int32 codes into ``levels[name]`` for
+            categorical and string columns.
+        levels: column name -> tuple of level labels, for categorical and string columns only.
+            The order is the data's own category order for pandas ``Categorical``, polars
+            ``Enum`` and pyarrow dictionary columns, and sorted unique values for string columns
+            and polars ``Categorical`` columns (whose category order is an accident of the global
+            string cache), as R's ``factor()`` sorts. Levels that no kept row uses are dropped
+            (as R's ``model.frame(drop.unused.levels = TRUE)``).
+        n_rows_in: number of rows of the input data.
+        row_index: int64 array ``(n,)``, positions in the input of the kept rows.
+        n_dropped: number of input rows dropped for missing values (``n_rows_in - n``).
+    """
+
+    values: dict[str, np.ndarray]
+    levels: dict[str, tuple]
+    n_rows_in: int
+    row_index: np.ndarray
+    n_dropped: int
+
+
+def to_columns(
+    data: Any, names: Sequence[str], *, missing: Literal["drop", "raise"] = "drop"
+) -> Columns:
+    """Read the named columns of a dataframe into NumPy arrays.
+
+    Args:
+        data: pandas, polars or pyarrow table (anything ``narwhals.from_native(...,
+            eager_only=True)`` accepts), or a dict of equal-length columns (read through pandas).
+        names: the columns to read; duplicates are read once.
+        missing: ``"drop"`` removes every row with a missing value (null, or NaN in a floating
+            column) in any of the named columns, as lme4's ``na.omit``; ``"raise"`` raises a
+            DataError naming the first such column instead (used for prediction data).
+
+    Returns:
+        :class:`Columns` holding ``n = n_rows_in - n_dropped`` rows.
+
+    Raises:
+        DataError: for an unsupported data type, a missing column (with close matches), a column
+            of a type a model cannot use (dates, nested types) or with only missing values, an
+            infinite value, or a missing value when ``missing="raise"``.
+
+    Example
+    -------
+    >>> import pandas as pd
+    >>> cols = to_columns(pd.DataFrame({"y": [1.0, None, 3.0], "g": ["b", "a", "b"]}), ["y", "g"])
+    >>> cols.values["g"], cols.levels["g"], cols.n_dropped
+    (array([0, 0], dtype=int32), ('b',), 1)
+    """
+    frame = _as_frame(data)
+    names = list(dict.fromkeys(names))
+    _check_present(frame, names)
+    n_rows_in = frame.shape[0]
+    if names:
+        frame = frame.select(names)
+    absent = np.zeros(n_rows_in, dtype=bool)
+    for name in names:
+        miss = _missing(frame[name])
+        if n_rows_in and miss.all():
+            raise DataError(f"column {name!r} has only missing values")
+        if missing == "raise" and miss.any():
+            rows = np.flatnonzero(miss)[:5].tolist()
+            raise DataError(
+                f"column {name!r} has missing values (rows {rows}); remove or fill them"
+            )
+        absent |= miss
+    row_index = np.flatnonzero(~absent)
+    if absent.any():
+        frame = frame[row_index]
+    values: dict[str, np.ndarray] = {}
+    levels: dict[str, tuple] = {}
+    for name in names:
+        values[name], lev = _convert(frame[name], name)
+        if lev is not None:
+            levels[name] = lev
+        _check_finite(values[name], name, row_index)
+    return Columns(values, levels, n_rows_in, row_index, int(absent.sum()))
+
+
+def _as_frame(data: Any) -> nw.DataFrame:
+    """A narwhals eager DataFrame for ``data``, or a DataError saying what is accepted."""
+    if isinstance(data, Mapping):
+        try:
+            data = pd.DataFrame(dict(data))
+        except (ValueError, TypeError) as e:
+            raise DataError(f"data given as a dict must hold equal-length columns: {e}") from None
+    try:
+        return nw.from_native(data, eager_only=True)
+    except TypeError:
+        raise DataError(
+            f"data must be {_ACCEPTED}, or a dict of equal-length columns; "
+            f"got {type(data).__module__}.{type(data).__name__}"
+        ) from None
+
+
+def _check_present(frame: nw.DataFrame, names: list[str]) -> None:
+    available = [str(c) for c in frame.columns]
+    for name in names:
+        if name not in available:
+            close = difflib.get_close_matches(name, available, n=3, cutoff=0.6)
+            hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+            shown = ", ".join(map(repr, available[:20])) + (", ..." if len(available) > 20 else "")
+            raise DataError(f"column {name!r} not found in data{hint} Available columns: {shown}")
+
+
+def _missing(series: nw.Series) -> np.ndarray:
+    """Bool ``(n,)``: null values, and NaN in floating columns (which polars keeps apart)."""
+    miss = np.asarray(series.is_null().to_numpy(), dtype=bool)
+    if series.dtype.is_float():
+        return miss | np.isnan(np.asarray(series.to_numpy(), dtype=np.float64))
+    return miss
+
+
+def _convert(series: nw.Series, name: str) -> tuple[np.ndarray, tuple | None]:
+    """One column as ``(values, levels)``; ``levels`` is None for numeric and boolean columns."""
+    dtype = series.dtype
+    if isinstance(dtype, nw.Enum):
+        return _codes(series.to_numpy(), list(dtype.categories))
+    if isinstance(dtype, nw.Categorical) and not series.implementation.is_polars():
+        return _codes(series.to_numpy(), list(series.cat.get_categories().to_numpy()))
+    if isinstance(dtype, (nw.String, nw.Categorical)):
+        return _codes(series.to_numpy(), None)
+    if isinstance(dtype, nw.Boolean):
+        return np.asarray(series.to_numpy(), dtype=bool), None
+    if dtype.is_integer():
+        return np.asarray(series.to_numpy(), dtype=np.int64), None
+    if dtype.is_numeric():
+        return np.asarray(series.to_numpy(), dtype=np.float64), None
+    raise DataError(
+        f"column {name!r} has type {dtype}, which a model cannot use; "
+        "convert it to a number, a string or a categorical first"
+    )
+
+
+def _check_finite(values: np.ndarray, name: str, row_index: np.ndarray) -> None:
+    if values.dtype.kind == "f" and np.isinf(values).any():
+        rows = row_index[np.isinf(values)][:5].tolist()
+        raise DataError(
+            f"column {name!r} contains infinite values (rows {rows}); a model needs finite numbers"
+        )
+
+
+def _codes(values: np.ndarray, categories: list | None) -> tuple[np.ndarray, tuple]:
+    """Int32 codes ``(n,)`` and the used levels, in ``categories`` order or sorted when None."""
+    first_seen, uniq = pd.factorize(np.asarray(values, dtype=object))
+    uniq = [_plain(u) for u in uniq]
+    if categories is None:
+        order = sorted(range(len(uniq)), key=uniq.__getitem__)
+    else:
+        position = {_plain(c): i for i, c in enumerate(categories)}
+        order = sorted(range(len(uniq)), key=lambda k: position[uniq[k]])
+    new_code = np.empty(len(uniq), dtype=np.int32)
+    new_code[order] = np.arange(len(uniq), dtype=np.int32)
+    return new_code[first_seen], tuple(uniq[k] for k in order)
+
+
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as the equivalent Python scalar, so levels compare and print plainly."""
+    return value.item() if isinstance(value, np.generic) else value

@@ -1,0 +1,22 @@
+"""lme4 formulas to model arrays: bar syntax, formulaic designs, grouping factors.
+
+The only package that imports formulaic. :func:`parse_formula` reads the text;
+:func:`build_model_frame` turns it and a dataframe into a :class:`ModelFrame`;
+:func:`model_matrices_for` replays the codings on new data for prediction.
+"""
+
+from ._bars import BarSpec, ParsedFormula, parse_formula
+from ._model_frame import ModelFrame, RandomTermData, build_model_frame
+from ._new_design import NewDesign, NewTermDesign, model_matrices_for
+
+__all__ = [
+    "BarSpec",
+    "ModelFrame",
+    "NewDesign",
+    "NewTermDesign",
+    "ParsedFormula",
+    "RandomTermData",
+    "build_model_frame",
+    "model_matrices_for",
+    "parse_formula",
+]

@@ -1,0 +1,39 @@
+"""lme4's identifiability checks on the random-effects terms (``checkNlevels``, ``checkZdims``).
+
+lme4 stops, by default, when a grouping factor has fewer than 2 levels, when it has at least as
+many levels as there are observations, and when a term has at least as many random effects
+(levels x columns) as there are observations.
+"""
+
+from __future__ import annotations
+
+from .._errors import ModelError
+
+
+def check_term_sizes(label: str, group: str, n_levels: int, size: int, n_obs: int) -> None:
+    """Raise ModelError when a random-effects term cannot be identified.
+
+    Args:
+        label: the term as written, for the message, e.g. ``"(1 + Days | Subject)"``.
+        group: its grouping factor, e.g. ``"Subject"``.
+        n_levels: number of levels ``L`` of the grouping factor.
+        size: number of columns ``S`` of the term's model matrix.
+        n_obs: number of observations ``n``.
+    """
+    if n_levels < 2:
+        raise ModelError(
+            f"grouping factor {group!r} has {n_levels} level{'' if n_levels == 1 else 's'}; "
+            f"a random effect needs at least 2 (term {label})"
+        )
+    if n_levels >= n_obs:
+        raise ModelError(
+            "number of levels of each grouping factor must be < number of observations: "
+            f"grouping factor {group!r} has {n_levels} levels and there are {n_obs} "
+            f"observations (term {label})"
+        )
+    if n_levels * size >= n_obs:
+        raise ModelError(
+            f"number of observations (={n_obs}) <= number of random effects "
+            f"(={n_levels * size}) for term {label}; the random-effects parameters and the "
+            "residual variance (or scale parameter) are probably unidentifiable"
+        )
