@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from interlace_jax.linalg import make_plan
-from interlace_jax.models import LMMData, design_products, response_products
+from interlace_jax.models import lmm_data
 from interlace_jax.terms import ReTerm, lambda_factor
 
 
@@ -16,17 +15,6 @@ def random_term(rng, n, n_levels, size, group="g"):
     z = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(size - 1)])
     names = ("(Intercept)",) + tuple(f"x{j}" for j in range(1, size))
     return ReTerm(group, refs.astype(np.int32), z, tuple(range(n_levels)), names)
-
-
-def lmm_data(terms, X, y, weights=None) -> LMMData:
-    """LMMData from terms, X (n, p), y (n,) and optional weights (n,)."""
-    weights = np.ones(len(y)) if weights is None else weights
-    plan, index = make_plan(terms, X.shape[1])
-    return LMMData(
-        design_products(plan, index, terms, X, weights),
-        response_products(plan, terms, X, y, weights),
-        plan,
-    )
 
 
 def dense_z_lambda(terms, theta_user):

@@ -5,9 +5,17 @@ from interlace_jax.models._crossprod import (
     LMMData,
     ResponseProducts,
     design_products,
+    lmm_data,
     response_products,
 )
-from interlace_jax.models._lmm import LMMSolution, factor_at, lmm_deviance, lmm_solution, split_theta
+from interlace_jax.models._lmm import (
+    LMMSolution,
+    deviance_parts,
+    factor_at,
+    lmm_deviance,
+    lmm_solution,
+    split_theta,
+)
 
 __all__ = [
     "DesignProducts",
@@ -15,7 +23,9 @@ __all__ = [
     "LMMSolution",
     "ResponseProducts",
     "design_products",
+    "deviance_parts",
     "factor_at",
+    "lmm_data",
     "lmm_deviance",
     "lmm_solution",
     "response_products",

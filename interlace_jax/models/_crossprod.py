@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import jax
 import numpy as np
 
-from interlace_jax.linalg._plan import BlockPlan, CouplingIndex
+from interlace_jax.linalg._plan import BlockPlan, CouplingIndex, make_plan
 from interlace_jax.terms import ReTerm
 
 
@@ -170,4 +170,17 @@ def response_products(
         yr=_rest_cross(rest_offsets, wy, plan.n_rest)[:, 0],
         xy=X.T @ wy[:, 0],
         yy=np.asarray(float(y @ wy[:, 0])),
+    )
+
+
+def lmm_data(terms: list[ReTerm], X: np.ndarray, y: np.ndarray, weights: np.ndarray) -> LMMData:
+    """Plan the blocks and compute all cross-products for terms, X (n, p), y (n,), weights (n,).
+
+    ``y`` is the response minus any offset.
+    """
+    plan, index = make_plan(terms, X.shape[1])
+    return LMMData(
+        design_products(plan, index, terms, X, weights),
+        response_products(plan, terms, X, y, weights),
+        plan,
     )

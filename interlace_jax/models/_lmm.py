@@ -50,7 +50,8 @@ def factor_at(theta: jnp.ndarray, data: LMMData) -> BlockedFactor:
     return factorize(split_theta(theta, data.plan), data.design, data.response, data.plan)
 
 
-def _deviance_parts(factor: BlockedFactor, plan: BlockPlan):
+def deviance_parts(factor: BlockedFactor, plan: BlockPlan):
+    """(log det(Lambda'Z'WZ Lambda + I), log det(R_X'R_X), penalised weighted RSS), scalars."""
     q, p = plan.n_rest, plan.n_fixed
     diag_rest = jnp.diagonal(factor.rest)
     logdet_z = 2.0 * jnp.sum(jnp.log(jnp.diagonal(factor.l11, axis1=1, axis2=2)))
@@ -62,7 +63,7 @@ def _deviance_parts(factor: BlockedFactor, plan: BlockPlan):
 
 def _objective(factor: BlockedFactor, data: LMMData, reml: bool):
     """(objective, pwrss, logdet_z, residual degrees of freedom) from the factor."""
-    logdet_z, logdet_x, pwrss = _deviance_parts(factor, data.plan)
+    logdet_z, logdet_x, pwrss = deviance_parts(factor, data.plan)
     dof = data.design.n_obs - data.plan.n_fixed if reml else data.design.n_obs
     value = logdet_z + dof * (1.0 + jnp.log(2.0 * jnp.pi * pwrss / dof))
     value = value - data.design.log_weights_sum + (logdet_x if reml else 0.0)

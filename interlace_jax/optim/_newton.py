@@ -50,43 +50,53 @@ def minimize_newton(
     *,
     max_steps: int = 100,
     gtol: float = 1e-8,
+    dtol: float = 1e-15,
     eps: float = 1e-8,
     max_halvings: int = 40,
 ) -> OptResult:
     """Minimise a smooth scalar function of a short parameter vector with exact Newton steps.
 
+    Converged when ``max |grad| <= gtol`` or when the Newton decrement ``-grad' d`` (twice the
+    predicted decrease of a full step) is at most ``dtol * max(1, |f|)``: beyond that, the
+    objective's own rounding noise dominates.
+
     Args:
         fun: x (n,) -> scalar, traceable by JAX (twice differentiable).
         x0: (n,) starting point.
         max_steps: iteration limit.
-        gtol: converged when ``max |grad| <= gtol``.
+        gtol: absolute gradient tolerance.
+        dtol: relative Newton-decrement tolerance.
         eps: relative floor of the Hessian eigenvalues used in a step.
         max_halvings: line-search limit; when no step decreases f, status is STALLED.
     """
     value_and_grad = jax.value_and_grad(fun)
     hessian = jax.hessian(fun)
-    f0, g0 = value_and_grad(x0)
+
+    def converged(f, g, d):
+        small_step = -(g @ d) <= dtol * jnp.maximum(1.0, jnp.abs(f))
+        return (jnp.max(jnp.abs(g)) <= gtol) | small_step
 
     def cond(c):
-        _, f, g, step, ok = c
-        return (step < max_steps) & (jnp.max(jnp.abs(g)) > gtol) & ok & jnp.isfinite(f)
+        _, f, g, d, step, ok = c
+        return (step < max_steps) & ~converged(f, g, d) & ok & jnp.isfinite(f)
 
     def body(c):
-        x, f, g, step, _ = c
-        d = _direction(g, hessian(x), eps)
+        x, f, g, d, step, _ = c
         x_new, _, ok = _backtrack(fun, x, f, g, d, max_halvings)
         f_new, g_new = value_and_grad(x_new)
-        return x_new, f_new, g_new, step + 1, ok
+        return x_new, f_new, g_new, _direction(g_new, hessian(x_new), eps), step + 1, ok
 
-    x, f, g, step, ok = jax.lax.while_loop(
-        cond, body, (x0, f0, g0, jnp.asarray(0), jnp.asarray(True))
+    f0, g0 = value_and_grad(x0)
+    d0 = _direction(g0, hessian(x0), eps)
+    x, f, g, d, step, ok = jax.lax.while_loop(
+        cond, body, (x0, f0, g0, d0, jnp.asarray(0), jnp.asarray(True))
     )
     finite = jnp.isfinite(f) & jnp.all(jnp.isfinite(g))
     status = jnp.where(
         ~finite,
         Status.NONFINITE,
         jnp.where(
-            jnp.max(jnp.abs(g)) <= gtol,
+            converged(f, g, d),
             Status.CONVERGED,
             jnp.where(ok, Status.MAX_STEPS, Status.STALLED),
         ),

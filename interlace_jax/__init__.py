@@ -1,0 +1,29 @@
+"""interlace_jax: linear mixed models in JAX with lme4 formulas and statsmodels-style results.
+
+    >>> import interlace_jax as ij
+    >>> m = ij.fit("Reaction ~ Days + (Days | Subject)", ij.datasets.load("sleepstudy"))
+    >>> print(m.summary())  # doctest: +SKIP
+
+Computation runs in float64 inside a scoped ``jax.enable_x64`` context; the user's global JAX
+configuration is left as it is.
+"""
+
+from interlace_jax import datasets
+from interlace_jax._errors import DataError, FormulaError, InterlaceError, ModelError
+from interlace_jax._x64 import x64
+from interlace_jax.api import fit, lmer
+from interlace_jax.results import LMMResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DataError",
+    "FormulaError",
+    "InterlaceError",
+    "LMMResult",
+    "ModelError",
+    "datasets",
+    "fit",
+    "lmer",
+    "x64",
+]

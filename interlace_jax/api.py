@@ -1,0 +1,121 @@
+"""The user-facing entry points: each is build -> objective -> optimise -> result (lme4's shape)."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from interlace_jax._errors import ModelError
+from interlace_jax._x64 import x64
+from interlace_jax.formula import build_model_frame, parse_formula
+from interlace_jax.inference import satterthwaite_df, varpar_covariance
+from interlace_jax.models import LMMData, lmm_data, lmm_solution
+from interlace_jax.optim import fit_theta
+from interlace_jax.results import LMMResult, check_df_method
+from interlace_jax.terms import ReTerm, diagonal_mask
+
+_solution = jax.jit(lmm_solution, static_argnames=("reml",))
+
+
+def _reml(method: str) -> bool:
+    value = str(method).upper()
+    if value not in ("REML", "ML"):
+        raise ModelError(f"method must be 'REML' or 'ML', not {method!r}")
+    return value == "REML"
+
+
+def _start(theta0, terms: list[ReTerm]) -> np.ndarray:
+    """lme4's start (1 on diagonals, 0 elsewhere) or the user's theta0, checked."""
+    default = np.concatenate([diagonal_mask(t.size).astype(float) for t in terms])
+    if theta0 is None:
+        return default
+    theta0 = np.asarray(theta0, dtype=float).ravel()
+    if theta0.shape != default.shape or not np.all(np.isfinite(theta0)):
+        raise ModelError(
+            f"theta0 must be {default.size} finite numbers (lme4's theta order), got {theta0}"
+        )
+    return theta0
+
+
+def _satterthwaite(theta, sigma, data: LMMData, reml: bool, vcov: np.ndarray) -> np.ndarray:
+    varpar = jnp.concatenate([jnp.asarray(theta), jnp.asarray([sigma])])
+    A, J = varpar_covariance(varpar, data, reml)
+    eye = jnp.eye(vcov.shape[0])
+    return np.asarray(satterthwaite_df(eye, jnp.asarray(vcov), A, J))
+
+
+def fit(
+    formula: str,
+    data: Any,
+    groups: str | list[str] | None = None,
+    method: str = "REML",
+    random: list[str] | None = None,
+    optimizer: str = "newton",
+    theta0: np.ndarray | None = None,
+    weights: Any = None,
+    offset: Any = None,
+    correlation: Any = None,
+    df_method: str = "satterthwaite",
+) -> LMMResult:
+    """Fit a linear mixed model by profiled REML (default) or ML, as lme4's ``lmer``.
+
+    Args:
+        formula: lme4 formula, e.g. ``"Reaction ~ Days + (Days | Subject)"``; the fixed part
+            goes through formulaic (``np.log(x)``, ``C(f)``, ``a * b``, ``offset(z)``).
+        data: a pandas, polars or pyarrow data frame (anything narwhals reads eagerly).
+        groups: column name(s) for random intercepts, shorthand for ``(1 | g)`` terms.
+        method: ``"REML"`` or ``"ML"``.
+        random: extra lme4 terms, e.g. ``["(1 + x | g1)", "(1 | g2)"]``.
+        optimizer: ``"newton"`` (exact-Hessian Newton in JAX, default), ``"lbfgs"`` (optax
+            L-BFGS in JAX), ``"lbfgsb"`` (scipy) or ``"bobyqa"`` (Py-BOBYQA, optional extra).
+        theta0: starting theta in lme4's order (terms by decreasing number of levels).
+        weights: prior weights: a column name or an array of one value per row.
+        offset: a column name or array added to the linear predictor.
+        correlation: residual correlation structures are not available yet.
+        df_method: ``"satterthwaite"`` (default), ``"residual"`` or ``"normal"``.
+
+    Returns:
+        An :class:`LMMResult`.
+
+    Example:
+        >>> import interlace_jax as ij
+        >>> m = ij.fit("Reaction ~ Days + (Days | Subject)", ij.datasets.load("sleepstudy"))
+        >>> round(m.llf, 3)
+        -871.814
+    """
+    reml = _reml(method)
+    df_method = check_df_method(df_method)
+    if correlation is not None:
+        raise ModelError("correlation= (residual correlation structures) is not available yet")
+    if df_method == "kenward-roger":
+        raise ModelError("df_method='kenward-roger' is not available yet; use 'satterthwaite'")
+    parsed = parse_formula(formula, random=random, groups=groups)
+    if not parsed.bars:
+        raise ModelError(
+            f"no random-effects terms in {formula!r}: add a term such as (1 | g), "
+            "or pass groups= or random="
+        )
+    frame = build_model_frame(parsed, data, weights=weights, offset=offset)
+    terms = [ReTerm(t.group, t.refs, t.z, t.levels, t.z_names) for t in frame.terms]
+    with x64():
+        model = lmm_data(terms, frame.X, frame.y - frame.offset, frame.weights)
+        ordered = [terms[i] for i in model.plan.order]
+        theta_fit = fit_theta(model, reml=reml, theta0=_start(theta0, ordered),
+                              optimizer=optimizer)
+        solution = jax.device_get(_solution(jnp.asarray(theta_fit.theta), model, reml))
+        df_values = None
+        if df_method == "satterthwaite":
+            vcov = float(solution.sigma) ** 2 * np.asarray(solution.beta_cov_unscaled)
+            df_values = _satterthwaite(theta_fit.theta, float(solution.sigma), model, reml, vcov)
+    return LMMResult(
+        formula=formula, frame=frame, data=model, terms=ordered, theta_fit=theta_fit,
+        solution=solution, reml=reml, df_method=df_method, df_values=df_values,
+    )
+
+
+lmer = partial(fit)
+lmer.__doc__ = "Alias of :func:`fit` under lme4's name."

@@ -1,0 +1,5 @@
+"""Inference for fitted models from exact derivatives."""
+
+from interlace_jax.inference._satterthwaite import satterthwaite_df, varpar_covariance
+
+__all__ = ["satterthwaite_df", "varpar_covariance"]

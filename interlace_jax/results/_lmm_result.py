@@ -1,0 +1,343 @@
+"""The fitted linear mixed model: statsmodels ``MixedLMResults`` attributes, lme4 printing."""
+
+from __future__ import annotations
+
+import math
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from interlace_jax._errors import DataError, ModelError
+from interlace_jax.formula import ModelFrame, model_matrices_for
+from interlace_jax.models import LMMData, LMMSolution
+from interlace_jax.optim import Status, ThetaFit
+from interlace_jax.results._varcorr import TermCovariance, term_covariances, varcorr_frame
+from interlace_jax.terms import ReTerm, tril_positions
+
+DF_METHODS = ("satterthwaite", "kenward-roger", "residual", "normal")
+
+
+class LMMResult:
+    """A fitted linear mixed model (returned by :func:`interlace_jax.fit`).
+
+    Attributes follow statsmodels' ``MixedLMResults`` (``fe_params``, ``bse``, ``tvalues``,
+    ``pvalues``, ``random_effects``, ``scale``, ``llf``, ...) with lme4's definitions of the
+    numbers: ``llf`` is ``logLik()`` (the REML log-likelihood for REML fits), ``aic``/``bic``
+    use it with ``p + n_theta + 1`` parameters, and ``theta`` is lme4's ``getME(m, "theta")``.
+
+    Fixed-effect names are formulaic's (``Intercept``, ``recipe[T.B]``), as in statsmodels;
+    ``summary()`` prints lme4's names (``(Intercept)``, ``recipeB``).
+    """
+
+    def __init__(
+        self,
+        *,
+        formula: str,
+        frame: ModelFrame,
+        data: LMMData,
+        terms: list[ReTerm],
+        theta_fit: ThetaFit,
+        solution: LMMSolution,
+        reml: bool,
+        df_method: str,
+        data_name: str | None = None,
+        df_values: np.ndarray | None = None,
+    ):
+        self.formula = formula
+        self.frame = frame
+        self._data = data
+        self._terms = terms  # computation (lme4) order
+        self.theta_fit = theta_fit
+        self.reml = reml
+        self.method = "REML" if reml else "ML"
+        self.df_method = df_method
+        self.data_name = data_name
+        self._solution = solution
+        self._df_values = df_values
+
+    # ----- parameters -----------------------------------------------------------------
+    @property
+    def theta(self) -> np.ndarray:
+        """(n_theta,) relative covariance parameters in lme4's order."""
+        return self.theta_fit.theta
+
+    @property
+    def sigma(self) -> float:
+        """Residual standard deviation."""
+        return float(self._solution.sigma)
+
+    @property
+    def scale(self) -> float:
+        """Residual variance sigma^2 (statsmodels' ``scale``)."""
+        return self.sigma**2
+
+    @cached_property
+    def fe_params(self) -> pd.Series:
+        """Fixed-effect estimates, indexed by formulaic column names."""
+        return pd.Series(
+            np.asarray(self._solution.beta), index=list(self.frame.x_names_formulaic),
+            name="fe_params",
+        )
+
+    def cov_params(self) -> pd.DataFrame:
+        """(p, p) covariance of the fixed effects, sigma^2 (R_X'R_X)^{-1}."""
+        names = list(self.frame.x_names_formulaic)
+        cov = self.scale * np.asarray(self._solution.beta_cov_unscaled)
+        return pd.DataFrame(cov, index=names, columns=names)
+
+    @cached_property
+    def bse(self) -> pd.Series:
+        """Standard errors of the fixed effects."""
+        return pd.Series(np.sqrt(np.diag(self.cov_params())), index=self.fe_params.index,
+                         name="bse")
+
+    @property
+    def tvalues(self) -> pd.Series:
+        return (self.fe_params / self.bse).rename("tvalues")
+
+    @cached_property
+    def fe_df(self) -> pd.Series:
+        """Denominator degrees of freedom per coefficient under ``df_method``."""
+        p = len(self.fe_params)
+        if self.df_method == "normal":
+            values = np.full(p, np.inf)
+        elif self.df_method == "residual":
+            values = np.full(p, float(self.nobs - p))
+        else:
+            values = np.asarray(self._df_values)
+        return pd.Series(values, index=self.fe_params.index, name="df")
+
+    @property
+    def pvalues(self) -> pd.Series:
+        """Two-sided p-values of the t (or z, for ``df_method="normal"``) statistics."""
+        t = np.abs(self.tvalues.to_numpy())
+        df = self.fe_df.to_numpy()
+        p = np.where(np.isinf(df), 2 * stats.norm.sf(t), 2 * stats.t.sf(t, np.where(
+            np.isinf(df), 1.0, df)))
+        return pd.Series(p, index=self.fe_params.index, name="pvalues")
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Wald intervals for the fixed effects using the t (or normal) quantile of fe_df."""
+        df = self.fe_df.to_numpy()
+        q = np.where(np.isinf(df), stats.norm.ppf(1 - alpha / 2),
+                     stats.t.ppf(1 - alpha / 2, np.where(np.isinf(df), 1.0, df)))
+        est, se = self.fe_params.to_numpy(), self.bse.to_numpy()
+        return pd.DataFrame({0: est - q * se, 1: est + q * se}, index=self.fe_params.index)
+
+    # ----- random effects ---------------------------------------------------------------
+    @cached_property
+    def _term_effects(self) -> list[np.ndarray]:
+        """Per term (computation order) the conditional modes b_t, shape (L_t, S_t)."""
+        sol, out = self._solution, []
+        u_rest = np.asarray(sol.u_rest)
+        layouts = self._data.plan.terms
+        for j, lay in enumerate(layouts):
+            lam = self._lambda(j)
+            if j == 0:
+                u = np.asarray(sol.u_first)
+            else:
+                u = u_rest[lay.offset : lay.offset + lay.n_levels * lay.size]
+                u = u.reshape(lay.n_levels, lay.size)
+            out.append(u @ lam.T)
+        return out
+
+    def _lambda(self, j: int) -> np.ndarray:
+        sizes = [t.size for t in self._terms]
+        start = sum(s * (s + 1) // 2 for s in sizes[:j])
+        size = sizes[j]
+        lam = np.zeros((size, size))
+        rows, cols = tril_positions(size)
+        lam[rows, cols] = self.theta[start : start + size * (size + 1) // 2]
+        return lam
+
+    @cached_property
+    def random_effects(self) -> dict[str, pd.DataFrame]:
+        """Conditional modes per grouping factor: a DataFrame (levels x effect names).
+
+        Terms on the same grouping factor (e.g. from ``||``) are joined into one frame.
+        """
+        out: dict[str, pd.DataFrame] = {}
+        for term, b in zip(self._terms, self._term_effects):
+            frame = pd.DataFrame(b, index=pd.Index(term.levels, name=term.group),
+                                 columns=list(term.z_names))
+            if term.group in out:
+                prev = out[term.group]
+                frame.columns = [c if c not in prev.columns else f"{c}.{term.group}"
+                                 for c in frame.columns]
+                out[term.group] = prev.join(frame)
+            else:
+                out[term.group] = frame
+        return out
+
+    @cached_property
+    def _covariances(self) -> list[TermCovariance]:
+        return term_covariances(
+            self.theta, self.sigma, [t.group for t in self._terms],
+            [t.z_names for t in self._terms], [t.size for t in self._terms],
+        )
+
+    @property
+    def varcorr(self) -> pd.DataFrame:
+        """lme4's ``as.data.frame(VarCorr(m))``: grp, var1, var2, vcov, sdcor."""
+        return varcorr_frame(self._covariances, self.sigma)
+
+    @property
+    def variance_components(self) -> pd.Series:
+        """Variance of each random effect, indexed by (group, effect name)."""
+        idx, vals = [], []
+        for c in self._covariances:
+            for i, name in enumerate(c.names):
+                idx.append((c.group, name))
+                vals.append(c.cov[i, i])
+        return pd.Series(vals, index=pd.MultiIndex.from_tuples(idx, names=["group", "name"]),
+                         name="variance")
+
+    @property
+    def varcov(self) -> pd.DataFrame:
+        """Block-diagonal covariance of one level's random effects across all terms."""
+        labels, blocks = [], []
+        for c in self._covariances:
+            labels += [f"{c.group}:{n}" for n in c.names]
+            blocks.append(c.cov)
+        size = len(labels)
+        out = np.zeros((size, size))
+        o = 0
+        for b in blocks:
+            out[o : o + len(b), o : o + len(b)] = b
+            o += len(b)
+        return pd.DataFrame(out, index=labels, columns=labels)
+
+    # ----- fit statistics ---------------------------------------------------------------
+    @property
+    def nobs(self) -> int:
+        return int(self.frame.y.shape[0])
+
+    @property
+    def ngroups(self) -> dict[str, int]:
+        """Number of levels of each grouping factor."""
+        return {t.group: t.n_levels for t in self._terms}
+
+    @property
+    def n_params(self) -> int:
+        """Parameters counted by logLik's df: fixed effects + theta + sigma."""
+        return len(self.fe_params) + self.theta.size + 1
+
+    @property
+    def objective(self) -> float:
+        """The REML criterion (REML fits) or the deviance -2 logLik (ML fits) at the optimum."""
+        return self.theta_fit.objective
+
+    @property
+    def llf(self) -> float:
+        """lme4's ``logLik()``: REML log-likelihood for REML fits, log-likelihood for ML."""
+        return -0.5 * self.objective
+
+    @property
+    def deviance(self) -> float:
+        """-2 llf (the REML criterion for REML fits, as lme4's ``REMLcrit``)."""
+        return self.objective
+
+    @property
+    def aic(self) -> float:
+        return -2 * self.llf + 2 * self.n_params
+
+    @property
+    def bic(self) -> float:
+        return -2 * self.llf + math.log(self.nobs) * self.n_params
+
+    @property
+    def converged(self) -> bool:
+        return self.theta_fit.converged
+
+    @property
+    def is_singular(self) -> bool:
+        """True when a random-effects covariance matrix is singular (a diagonal theta ~ 0)."""
+        sizes = [t.size for t in self._terms]
+        rows, cols = zip(*(tril_positions(s) for s in sizes))
+        diag = np.concatenate([r == c for r, c in zip(rows, cols)])
+        return bool(np.any(np.abs(self.theta[diag]) < 1e-4))
+
+    @property
+    def convergence_messages(self) -> tuple[str, ...]:
+        msgs = list(self.theta_fit.report.messages)
+        if self.theta_fit.status != Status.CONVERGED:
+            msgs.insert(0, f"optimizer ({self.theta_fit.optimizer}): "
+                           f"{Status(self.theta_fit.status).message}")
+        if self.is_singular:
+            msgs.append("boundary (singular) fit: see is_singular")
+        return tuple(msgs)
+
+    # ----- fitted values ----------------------------------------------------------------
+    def _linear_predictor(self, X, offset, term_refs, term_z, include_re: bool) -> np.ndarray:
+        eta = X @ self.fe_params.to_numpy() + offset
+        if include_re:
+            for b, refs, z in zip(self._term_effects, term_refs, term_z):
+                known = refs >= 0
+                contrib = np.einsum("is,is->i", z, b[np.where(known, refs, 0)])
+                eta = eta + np.where(known, contrib, 0.0)
+        return eta
+
+    @cached_property
+    def fittedvalues(self) -> pd.Series:
+        """Conditional fitted values X beta + Z b + offset, one per kept row."""
+        fitted = self._linear_predictor(
+            self.frame.X, self.frame.offset, [t.refs for t in self._terms],
+            [t.z for t in self._terms], True,
+        )
+        return pd.Series(fitted, index=self.frame.row_index, name="fittedvalues")
+
+    @property
+    def resid(self) -> pd.Series:
+        """Response residuals y - fitted (unweighted, as lme4's ``residuals()``)."""
+        return pd.Series(self.frame.y - self.fittedvalues.to_numpy(), index=self.frame.row_index,
+                         name="resid")
+
+    def predict(self, newdata=None, *, include_re: bool = True,
+                allow_new_levels: bool = True) -> np.ndarray:
+        """Predictions for ``newdata`` (or the fitted data when None).
+
+        Args:
+            newdata: any dataframe with the model's columns.
+            include_re: add the conditional modes of the random effects (lme4's
+                ``re.form = NULL``); False gives the population-level prediction (``re.form = NA``).
+            allow_new_levels: levels not seen in fitting get zero random effects (lme4's
+                ``allow.new.levels = TRUE``); when False they raise DataError.
+        """
+        if newdata is None:
+            if include_re:
+                return self.fittedvalues.to_numpy()
+            return self.frame.X @ self.fe_params.to_numpy() + self.frame.offset
+        design = model_matrices_for(self.frame, newdata)
+        ordered = [design.terms[i] for i in self._data.plan.order]
+        if include_re and not allow_new_levels:
+            for term, nt in zip(self._terms, ordered):
+                if nt.unseen_levels:
+                    raise DataError(
+                        f"new levels of grouping factor {term.group!r}: "
+                        f"{', '.join(map(str, nt.unseen_levels[:5]))}; "
+                        "pass allow_new_levels=True to predict them at the population level"
+                    )
+        return self._linear_predictor(design.X, design.offset, [t.refs for t in ordered],
+                                      [t.z for t in ordered], include_re)
+
+    def summary(self):
+        """lme4-style summary (an object whose ``str()`` is the printed table)."""
+        from interlace_jax.results._summary import LMMSummary
+
+        return LMMSummary(self)
+
+    def __repr__(self) -> str:
+        return f"<LMMResult {self.method}: {self.formula} (nobs={self.nobs})>"
+
+    def __str__(self) -> str:
+        return str(self.summary())
+
+
+def check_df_method(df_method: str) -> str:
+    """Validate ``df_method``; returns it lower-cased."""
+    value = str(df_method).lower().replace("_", "-")
+    if value not in DF_METHODS:
+        raise ModelError(f"unknown df_method {df_method!r}; choose one of {', '.join(DF_METHODS)}")
+    return value

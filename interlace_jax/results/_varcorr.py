@@ -1,0 +1,62 @@
+"""Variance components from theta and sigma: lme4's ``VarCorr``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from interlace_jax.terms import tril_positions
+
+
+@dataclass(frozen=True)
+class TermCovariance:
+    """Covariance of one term's random effects.
+
+    Attributes:
+        group: grouping factor name, e.g. ``"Subject"``.
+        names: names of the S random effects, e.g. ``("(Intercept)", "Days")``.
+        cov: (S, S) covariance matrix sigma^2 Lambda_t Lambda_t'.
+    """
+
+    group: str
+    names: tuple
+    cov: np.ndarray
+
+    @property
+    def sd(self) -> np.ndarray:
+        return np.sqrt(np.diag(self.cov))
+
+    @property
+    def corr(self) -> np.ndarray:
+        sd = self.sd
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.cov / np.outer(sd, sd)
+
+
+def term_covariances(theta: np.ndarray, sigma: float, groups, names, sizes) -> list[TermCovariance]:
+    """One TermCovariance per term, theta (n_theta,) in the same (computation) order."""
+    out, start = [], 0
+    for group, nm, size in zip(groups, names, sizes):
+        k = size * (size + 1) // 2
+        lam = np.zeros((size, size))
+        rows, cols = tril_positions(size)
+        lam[rows, cols] = theta[start : start + k]
+        start += k
+        out.append(TermCovariance(group, tuple(nm), sigma**2 * lam @ lam.T))
+    return out
+
+
+def varcorr_frame(covs: list[TermCovariance], sigma: float):
+    """lme4's ``as.data.frame(VarCorr(m))``: columns grp, var1, var2, vcov, sdcor."""
+    import pandas as pd
+
+    rows = []
+    for c in covs:
+        for i, name in enumerate(c.names):
+            rows.append((c.group, name, None, c.cov[i, i], c.sd[i]))
+        for j in range(len(c.names)):
+            for i in range(j + 1, len(c.names)):
+                rows.append((c.group, c.names[j], c.names[i], c.cov[i, j], c.corr[i, j]))
+    rows.append(("Residual", None, None, sigma**2, sigma))
+    return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
