@@ -5,21 +5,16 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from interlace_jax._errors import ModelError
 from interlace_jax._x64 import x64
 from interlace_jax.formula import build_model_frame, parse_formula
 from interlace_jax.inference import satterthwaite_df, varpar_covariance
-from interlace_jax.models import LMMData, lmm_data, lmm_solution
+from interlace_jax.models import lmm_data
 from interlace_jax.optim import fit_theta
 from interlace_jax.results import LMMResult, check_df_method
 from interlace_jax.terms import ReTerm, diagonal_mask
-
-_solution = jax.jit(lmm_solution, static_argnames=("reml",))
-
 
 def _reml(method: str) -> bool:
     value = str(method).upper()
@@ -41,11 +36,12 @@ def _start(theta0, terms: list[ReTerm]) -> np.ndarray:
     return theta0
 
 
-def _satterthwaite(theta, sigma, data: LMMData, reml: bool, vcov: np.ndarray) -> np.ndarray:
-    varpar = jnp.concatenate([jnp.asarray(theta), jnp.asarray([sigma])])
-    A, J = varpar_covariance(varpar, data, reml)
-    eye = jnp.eye(vcov.shape[0])
-    return np.asarray(satterthwaite_df(eye, jnp.asarray(vcov), A, J))
+def _satterthwaite(theta_fit) -> np.ndarray:
+    """Per-coefficient Satterthwaite df at the optimum."""
+    sigma = float(theta_fit.solution.sigma)
+    A, J = varpar_covariance(theta_fit.derivatives, sigma)
+    vcov = sigma**2 * np.asarray(theta_fit.solution.beta_cov_unscaled)
+    return satterthwaite_df(np.eye(vcov.shape[0]), vcov, A, J)
 
 
 def fit(
@@ -106,14 +102,10 @@ def fit(
         ordered = [terms[i] for i in model.plan.order]
         theta_fit = fit_theta(model, reml=reml, theta0=_start(theta0, ordered),
                               optimizer=optimizer)
-        solution = jax.device_get(_solution(jnp.asarray(theta_fit.theta), model, reml))
-        df_values = None
-        if df_method == "satterthwaite":
-            vcov = float(solution.sigma) ** 2 * np.asarray(solution.beta_cov_unscaled)
-            df_values = _satterthwaite(theta_fit.theta, float(solution.sigma), model, reml, vcov)
+    df_values = _satterthwaite(theta_fit) if df_method == "satterthwaite" else None
     return LMMResult(
         formula=formula, frame=frame, data=model, terms=ordered, theta_fit=theta_fit,
-        solution=solution, reml=reml, df_method=df_method, df_values=df_values,
+        reml=reml, df_method=df_method, df_values=df_values,
     )
 
 

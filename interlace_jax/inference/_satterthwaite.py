@@ -2,53 +2,52 @@ r"""Satterthwaite denominator degrees of freedom from exact derivatives (lmerTes
 
 The variance parameters are ``varpar = (theta, sigma)``. Their asymptotic covariance is
 ``A = 2 H^{-1}`` with ``H`` the Hessian of the (RE)ML deviance as a function of varpar (beta
-profiled, sigma not). For a contrast ``l`` (p,), with ``v(varpar) = l' Var(beta_hat) l``:
+profiled, sigma not):
 
-.. math::  \nu = \frac{2 v^2}{\nabla v' A \nabla v}
+.. math::  d(\theta, \sigma) = \nu \log(2\pi\sigma^2) + \log|L|^2(\theta) + r^2(\theta)/\sigma^2
 
-lmerTest obtains ``H`` and ``\nabla v`` by finite differences (numDeriv); here both are exact.
+(``nu = n - p`` and ``log|L|^2`` including ``R_X`` for REML). For a contrast ``l`` (p,), with
+``v(varpar) = l' Var(beta_hat) l = sigma^2 l' (R_X'R_X)^{-1} l``:
+
+.. math::  \text{df} = \frac{2 v^2}{\nabla v' A \nabla v}
+
+lmerTest obtains ``H`` and ``\nabla v`` by finite differences (numDeriv). Here they are assembled
+exactly from :class:`~interlace_jax.models.LMMDerivatives`, using that the profiled objective is
+``f = nu (1 + log(2 pi r^2 / nu)) + log|L|^2``, so that ``(log|L|^2)'' = f'' - nu (log r^2)''``.
 """
 
 from __future__ import annotations
 
-from functools import partial
+import numpy as np
 
-import jax
-import jax.numpy as jnp
-
-from interlace_jax.models import LMMData, deviance_parts, factor_at
+from interlace_jax.models import LMMDerivatives
 
 
-def _deviance_varpar(varpar: jax.Array, data: LMMData, reml: bool) -> jax.Array:
-    """-2 log (restricted) likelihood at (theta, sigma) = varpar (n_theta + 1,)."""
-    theta, sigma2 = varpar[:-1], varpar[-1] ** 2
-    logdet_z, logdet_x, pwrss = deviance_parts(factor_at(theta, data), data.plan)
-    n = data.design.n_obs
-    dof = n - data.plan.n_fixed if reml else n
-    value = dof * jnp.log(2.0 * jnp.pi * sigma2) + logdet_z + pwrss / sigma2
-    value = value - data.design.log_weights_sum
-    return value + logdet_x if reml else value
+def varpar_covariance(d: LMMDerivatives, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """(A, J) at the optimum: A (k+1, k+1) = 2 H^{-1} for varpar = (theta, sigma); J (p, p, k+1)
+    the Jacobian of Var(beta_hat) with respect to varpar."""
+    dof = float(d.dof)
+    pwrss = float(np.exp(d.log_pwrss))
+    lg, lh = np.asarray(d.log_pwrss_gradient), np.asarray(d.log_pwrss_hessian)
+    pwrss_grad = pwrss * lg
+    pwrss_hess = pwrss * (lh + np.outer(lg, lg))
+    logdet_hess = np.asarray(d.hessian) - dof * lh
+    s2 = sigma**2
+    k = lg.size
+    h = np.empty((k + 1, k + 1))
+    h[:k, :k] = logdet_hess + pwrss_hess / s2
+    h[:k, k] = h[k, :k] = -2.0 * pwrss_grad / sigma**3
+    h[k, k] = -2.0 * dof / s2 + 6.0 * pwrss / sigma**4
+    cov = np.asarray(d.cov_unscaled)
+    jac = np.concatenate(
+        [s2 * np.asarray(d.cov_unscaled_jacobian), (2.0 * sigma * cov)[:, :, None]], axis=2
+    )
+    return 2.0 * np.linalg.pinv(h, hermitian=True), jac
 
 
-def _vcov_beta(varpar: jax.Array, data: LMMData) -> jax.Array:
-    """(p, p) sigma^2 (R_X' R_X)^{-1} at varpar."""
-    factor = factor_at(varpar[:-1], data)
-    q, p = data.plan.n_rest, data.plan.n_fixed
-    lxx = factor.rest[q : q + p, q : q + p]
-    inv = jax.scipy.linalg.solve_triangular(lxx, jnp.eye(p, dtype=lxx.dtype), lower=True)
-    return varpar[-1] ** 2 * (inv.T @ inv)
-
-
-@partial(jax.jit, static_argnames=("reml",))
-def varpar_covariance(varpar: jax.Array, data: LMMData, reml: bool):
-    """(A, J): A (k, k) = 2 H^{-1} of varpar (k = n_theta + 1), J (p, p, k) = d vcov(beta)/d varpar."""
-    hess = jax.hessian(_deviance_varpar)(varpar, data, reml)
-    jac = jax.jacfwd(_vcov_beta)(varpar, data)
-    return 2.0 * jnp.linalg.pinv(hess, hermitian=True), jac
-
-
-def satterthwaite_df(contrasts: jax.Array, vcov_beta: jax.Array, A: jax.Array, J: jax.Array):
+def satterthwaite_df(contrasts: np.ndarray, vcov_beta: np.ndarray, A: np.ndarray,
+                     J: np.ndarray) -> np.ndarray:
     """Denominator df (m,) of each row of ``contrasts`` (m, p)."""
-    v = jnp.einsum("mi,ij,mj->m", contrasts, vcov_beta, contrasts)
-    grad = jnp.einsum("mi,ijk,mj->mk", contrasts, J, contrasts)
-    return 2.0 * v**2 / jnp.einsum("mk,kl,ml->m", grad, A, grad)
+    v = np.einsum("mi,ij,mj->m", contrasts, vcov_beta, contrasts)
+    grad = np.einsum("mi,ijk,mj->mk", contrasts, J, contrasts)
+    return 2.0 * v**2 / np.einsum("mk,kl,ml->m", grad, A, grad)

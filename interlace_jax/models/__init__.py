@@ -8,6 +8,7 @@ from interlace_jax.models._crossprod import (
     lmm_data,
     response_products,
 )
+from interlace_jax.models._lmm_derivatives import LMMDerivatives, lmm_derivatives
 from interlace_jax.models._lmm import (
     LMMSolution,
     deviance_parts,
@@ -20,12 +21,14 @@ from interlace_jax.models._lmm import (
 __all__ = [
     "DesignProducts",
     "LMMData",
+    "LMMDerivatives",
     "LMMSolution",
     "ResponseProducts",
     "design_products",
     "deviance_parts",
     "factor_at",
     "lmm_data",
+    "lmm_derivatives",
     "lmm_deviance",
     "lmm_solution",
     "response_products",

@@ -36,17 +36,21 @@ def split_theta(theta: jnp.ndarray, plan: BlockPlan) -> list:
     return lams
 
 
-def _check_float64(theta: jnp.ndarray) -> None:
+def _as_float64(theta) -> jnp.ndarray:
+    theta = jnp.asarray(theta)
+    if not jnp.issubdtype(theta.dtype, jnp.floating):
+        theta = theta.astype(float)
     if theta.dtype != jnp.float64:
         raise TypeError(
             "interlace_jax objectives need float64: call them inside `with jax.enable_x64(True):`"
             f" or set jax.config.update('jax_enable_x64', True) (theta has dtype {theta.dtype})."
         )
+    return theta
 
 
 def factor_at(theta: jnp.ndarray, data: LMMData) -> BlockedFactor:
     """The blocked Cholesky factor at theta (n_theta,), theta in computation order."""
-    _check_float64(theta)
+    theta = _as_float64(theta)
     return factorize(split_theta(theta, data.plan), data.design, data.response, data.plan)
 
 

@@ -2,8 +2,9 @@
 
 ``rectify`` follows MixedModels.jl v5 (``rectify!``): flip each lambda column so its diagonal is
 non-negative, then set diagonal theta below ``xtol_zero`` to exactly 0 when the objective gets no
-more than ``ftol_zero`` worse. ``convergence_report`` evaluates the exact gradient and Hessian at
-the optimum, as lme4's ``checkConv`` does with finite differences.
+more than ``ftol_zero`` worse. It is pure JAX (it runs inside the fitting jit, and under vmap).
+``convergence_report`` checks the exact gradient and Hessian at the optimum on the host, as lme4's
+``checkConv`` does with finite differences.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
-from interlace_jax.terms import canonical_theta, diagonal_mask
+from interlace_jax.terms import diagonal_mask, tril_positions
 
 
-def theta_layout(sizes: list[int]) -> list[slice]:
+def theta_layout(sizes: tuple[int, ...]) -> list[slice]:
     """Slices of the flat theta belonging to each term of the given sizes S_t."""
     out, start = [], 0
     for s in sizes:
@@ -26,37 +29,66 @@ def theta_layout(sizes: list[int]) -> list[slice]:
     return out
 
 
-def diagonal_positions(sizes: list[int]) -> np.ndarray:
+def diagonal_positions(sizes: tuple[int, ...]) -> np.ndarray:
     """Boolean mask over the flat theta: True for diagonal entries (those bounded below by 0)."""
     return np.concatenate([diagonal_mask(s) for s in sizes])
 
 
+def _canonical_signs(theta: jax.Array, sizes: tuple[int, ...]) -> jax.Array:
+    parts = []
+    for sl, size in zip(theta_layout(sizes), sizes):
+        rows, cols = tril_positions(size)
+        lam = jnp.zeros((size, size), theta.dtype).at[rows, cols].set(theta[sl])
+        signs = jnp.where(jnp.diagonal(lam) < 0, -1.0, 1.0)
+        parts.append((lam * signs[None, :])[rows, cols])
+    return jnp.concatenate(parts)
+
+
 def rectify(
+    theta: jax.Array,
+    sizes: tuple[int, ...],
+    objective: Callable[[jax.Array], jax.Array],
+    *,
+    xtol_zero: float = 1e-4,
+    ftol_zero: float = 1e-7,
+) -> jax.Array:
+    """Canonical signs, then exact zeros for negligible diagonal theta.
+
+    Args:
+        theta: (n_theta,) optimum, computation order.
+        sizes: S_t of each term in computation order (static).
+        objective: theta -> scalar, the objective being minimised.
+    """
+    theta = _canonical_signs(theta, sizes)
+    f_best = objective(theta)
+    for j in np.flatnonzero(diagonal_positions(sizes)):
+        small = jnp.abs(theta[j]) < xtol_zero
+        trial = theta.at[j].set(0.0)
+        f_trial = jax.lax.cond(small, objective, lambda _: jnp.inf * f_best, trial)
+        accept = small & (f_trial <= f_best + ftol_zero)
+        theta = jnp.where(accept, trial, theta)
+        f_best = jnp.where(accept, jnp.minimum(f_trial, f_best), f_best)
+    return theta
+
+
+def rectify_host(
     theta: np.ndarray,
-    sizes: list[int],
+    sizes: tuple[int, ...],
     objective: Callable[[np.ndarray], float],
     *,
     xtol_zero: float = 1e-4,
     ftol_zero: float = 1e-7,
 ) -> np.ndarray:
-    """Canonical signs, then exact zeros for negligible diagonal theta.
-
-    Args:
-        theta: (n_theta,) optimum, computation order.
-        sizes: S_t of each term in computation order.
-        objective: theta -> float, the objective being minimised.
-    """
-    out = np.concatenate(
-        [canonical_theta(theta[sl], s) for sl, s in zip(theta_layout(sizes), sizes)]
-    )
-    f_best = objective(out)
-    for j in np.flatnonzero(diagonal_positions(sizes) & (np.abs(out) < xtol_zero)):
-        trial = out.copy()
+    """:func:`rectify` on the host with a compiled objective (no new compilation)."""
+    theta = np.asarray(_canonical_signs(jnp.asarray(theta), sizes))
+    f_best = objective(theta)
+    for j in np.flatnonzero(diagonal_positions(sizes) & (np.abs(theta) < xtol_zero)):
+        trial = theta.copy()
         trial[j] = 0.0
         f_trial = objective(trial)
         if f_trial <= f_best + ftol_zero:
-            out, f_best = trial, min(f_best, f_trial)
-    return out
+            theta, f_best = trial, min(f_best, f_trial)
+    return theta
 
 
 @dataclass(frozen=True)
@@ -88,13 +120,13 @@ def convergence_report(
     """Check the gradient and Hessian at the optimum (interior parameters only)."""
     interior = ~boundary
     g, h = gradient[interior], hessian[np.ix_(interior, interior)]
-    messages = []
     if g.size == 0:
         return ConvergenceReport(gradient, np.zeros(0), boundary, 0.0, ())
+    if not (np.all(np.isfinite(h)) and np.all(np.isfinite(g))):
+        msg = ("non-finite gradient or Hessian at the optimum",)
+        return ConvergenceReport(gradient, np.full(g.size, np.nan), boundary, float("nan"), msg)
     evals = np.linalg.eigvalsh(0.5 * (h + h.T))
-    if not np.all(np.isfinite(evals)) or not np.all(np.isfinite(g)):
-        messages.append("non-finite gradient or Hessian at the optimum")
-        return ConvergenceReport(gradient, evals, boundary, float("nan"), tuple(messages))
+    messages = []
     if evals.min() <= 1e-10 * max(1.0, abs(evals.max())):
         messages.append(
             f"Hessian is not positive definite at the optimum (min eigenvalue {evals.min():.3g})"

@@ -1,8 +1,16 @@
-"""Optimise the profiled LMM objective over theta, then rectify and check the optimum.
+"""Optimise the profiled LMM objective over theta, rectify, and evaluate everything at the optimum.
 
-The JAX optimizers ("newton", the default, and "lbfgs") run entirely inside one jitted call,
-so a batch of fits vmaps; "lbfgsb" (scipy's L-BFGS-B, with exact gradients) and "bobyqa"
-(Py-BOBYQA, derivative-free like lme4's default; an optional extra) run on the host.
+Two paths share the objective and the Newton iteration:
+
+* :func:`fit_theta`, used by :func:`interlace_jax.fit` for one model: the optimizer loop runs on
+  the host around two compiled functions (the objective, and its exact derivatives from
+  :func:`~interlace_jax.models.lmm_derivatives`), so a new model structure compiles quickly.
+* :func:`fit_lmm_arrays`: the whole fit, from theta0 to beta, sigma and the conditional modes,
+  as one jitted function, for batches of fits under ``jax.vmap`` (bootstrap, many responses).
+
+Optimizers: "newton" (exact-Hessian Newton, default), "lbfgs" (optax L-BFGS in JAX), "lbfgsb"
+(scipy's L-BFGS-B with exact gradients), "bobyqa" (Py-BOBYQA, derivative-free like lme4's
+default; an optional extra).
 """
 
 from __future__ import annotations
@@ -16,53 +24,140 @@ import jax.numpy as jnp
 import numpy as np
 
 from interlace_jax._errors import ModelError
-from interlace_jax.models import LMMData, lmm_deviance
+from interlace_jax.models import (
+    LMMData,
+    LMMDerivatives,
+    LMMSolution,
+    lmm_derivatives,
+    lmm_deviance,
+    lmm_solution,
+)
 from interlace_jax.optim._checks import (
     ConvergenceReport,
     convergence_report,
     diagonal_positions,
     rectify,
+    rectify_host,
 )
 from interlace_jax.optim._minimize import minimize_lbfgs
-from interlace_jax.optim._newton import minimize_newton
+from interlace_jax.optim._newton import minimize_newton, minimize_newton_host
 from interlace_jax.optim._result import OptResult, Status
 
 JAX_OPTIMIZERS: dict[str, Callable] = {"newton": minimize_newton, "lbfgs": minimize_lbfgs}
-HOST_OPTIMIZERS = ("lbfgsb", "bobyqa")
+
+
+def _sizes(data: LMMData) -> tuple[int, ...]:
+    return tuple(t.size for t in data.plan.terms)
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class LMMFitArrays:
+    """Device results of one fit (stacked along a leading axis when vmapped).
+
+    Attributes:
+        opt: the optimizer's OptResult (status, steps, gradient before rectification).
+        theta: (n_theta,) rectified optimum.
+        solution: LMMSolution at theta (beta, sigma, conditional modes, deviance).
+    """
+
+    opt: OptResult
+    theta: jax.Array
+    solution: LMMSolution
 
 
 @partial(jax.jit, static_argnames=("reml", "optimizer"))
-def optimize_theta(
+def fit_lmm_arrays(
     theta0: jax.Array, data: LMMData, reml: bool, optimizer: str = "newton"
-) -> OptResult:
-    """Minimise the (RE)ML criterion from theta0 (n_theta,) with a JAX optimizer; vmap-able."""
-    return JAX_OPTIMIZERS[optimizer](lambda th: lmm_deviance(th, data, reml), theta0)
+) -> LMMFitArrays:
+    """The whole fit on the device from theta0 (n_theta,), computation order; vmap-able."""
+
+    def objective(th):
+        return lmm_deviance(th, data, reml)
+
+    opt = JAX_OPTIMIZERS[optimizer](objective, theta0)
+    theta = rectify(opt.x, _sizes(data), objective)
+    return LMMFitArrays(opt, theta, lmm_solution(theta, data, reml))
 
 
-@partial(jax.jit, static_argnames=("reml",))
-def objective_value_and_grad(theta: jax.Array, data: LMMData, reml: bool):
-    """(objective, gradient) at theta."""
-    return jax.value_and_grad(lmm_deviance)(theta, data, reml)
+_value = jax.jit(lmm_deviance, static_argnames=("reml",))
+_value_and_grad = jax.jit(jax.value_and_grad(lmm_deviance), static_argnames=("reml",))
+_derivatives = jax.jit(lmm_derivatives, static_argnames=("reml",))
+_solution = jax.jit(lmm_solution, static_argnames=("reml",))
+_lbfgs = jax.jit(
+    lambda theta0, data, reml: minimize_lbfgs(lambda th: lmm_deviance(th, data, reml), theta0),
+    static_argnames=("reml",),
+)
 
 
-@partial(jax.jit, static_argnames=("reml",))
-def objective_hessian(theta: jax.Array, data: LMMData, reml: bool) -> jax.Array:
-    """(n_theta, n_theta) exact Hessian of the objective at theta."""
-    return jax.hessian(lmm_deviance)(theta, data, reml)
+def _newton(data: LMMData, reml: bool, theta0: np.ndarray):
+    def value_grad_hessian(th):
+        d = _derivatives(jnp.asarray(th), data, reml)
+        return d.value, d.gradient, d.hessian
+
+    x, status, steps, f0 = minimize_newton_host(
+        lambda th: _value(jnp.asarray(th), data, reml), value_grad_hessian, theta0
+    )
+    return x, status, steps, f0
+
+
+def _optax_lbfgs(data: LMMData, reml: bool, theta0: np.ndarray):
+    res = jax.device_get(_lbfgs(jnp.asarray(theta0), data, reml))
+    return np.asarray(res.x), Status(int(res.status)), int(res.n_steps), float(res.fun_initial)
+
+
+def _scipy_lbfgsb(data: LMMData, reml: bool, theta0: np.ndarray):
+    from scipy.optimize import minimize
+
+    def fun(th):
+        value, grad = _value_and_grad(jnp.asarray(th), data, reml)
+        return float(value), np.asarray(grad)
+
+    lower = np.where(diagonal_positions(_sizes(data)), 0.0, -np.inf)
+    res = minimize(fun, theta0, jac=True, method="L-BFGS-B",
+                   bounds=list(zip(lower, np.full_like(lower, np.inf))),
+                   options=dict(maxiter=2000, ftol=1e-15, gtol=1e-9))
+    status = Status.CONVERGED if res.success else Status.MAX_STEPS
+    return res.x, status, int(res.nit), float(fun(theta0)[0])
+
+
+def _bobyqa(data: LMMData, reml: bool, theta0: np.ndarray):
+    try:
+        import pybobyqa
+    except ImportError as err:  # the optional extra
+        raise ModelError(
+            "optimizer='bobyqa' needs Py-BOBYQA: pip install 'interlace-jax[bobyqa]'"
+        ) from err
+
+    def fun(th):
+        return float(_value(jnp.asarray(th), data, reml))
+
+    lower = np.where(diagonal_positions(_sizes(data)), 0.0, -1e10)
+    res = pybobyqa.solve(fun, theta0, bounds=(lower, np.full_like(lower, 1e10)),
+                         rhoend=1e-10, maxfun=20000)
+    status = Status.CONVERGED if res.flag == res.EXIT_SUCCESS else Status.MAX_STEPS
+    return res.x, status, int(res.nf), fun(theta0)
+
+
+_OPTIMIZERS = {"newton": _newton, "lbfgs": _optax_lbfgs, "lbfgsb": _scipy_lbfgsb,
+               "bobyqa": _bobyqa}
+OPTIMIZERS = tuple(_OPTIMIZERS)
 
 
 @dataclass(frozen=True)
 class ThetaFit:
-    """The optimum in theta and how it was reached.
+    """The optimum in theta, how it was reached, and everything evaluated there (host arrays).
 
     Attributes:
         theta: (n_theta,) rectified optimum, computation (lme4) order.
         objective: objective at theta.
         optimizer: name of the optimizer used.
         status: the optimizer's Status.
-        n_steps: iterations (or function evaluations for host optimizers).
+        n_steps: iterations taken.
         objective_initial: objective at theta0.
         report: exact gradient/Hessian checks at theta.
+        derivatives: LMMDerivatives at theta (gradient, Hessian, inference ingredients).
+        solution: LMMSolution at theta.
     """
 
     theta: np.ndarray
@@ -72,43 +167,16 @@ class ThetaFit:
     n_steps: int
     objective_initial: float
     report: ConvergenceReport
+    derivatives: LMMDerivatives
+    solution: LMMSolution
+
+    @property
+    def hessian(self) -> np.ndarray:
+        return np.asarray(self.derivatives.hessian)
 
     @property
     def converged(self) -> bool:
         return self.status == Status.CONVERGED and self.report.ok
-
-
-def _scipy_lbfgsb(data: LMMData, reml: bool, theta0: np.ndarray, sizes: list[int]):
-    from scipy.optimize import minimize
-
-    def fun(th):
-        value, grad = objective_value_and_grad(jnp.asarray(th), data, reml)
-        return float(value), np.asarray(grad)
-
-    lower = np.where(diagonal_positions(sizes), 0.0, -np.inf)
-    res = minimize(fun, theta0, jac=True, method="L-BFGS-B",
-                   bounds=list(zip(lower, np.full_like(lower, np.inf))),
-                   options=dict(maxiter=2000, ftol=1e-15, gtol=1e-9))
-    return res.x, Status.CONVERGED if res.success else Status.MAX_STEPS, int(res.nit)
-
-
-def _bobyqa(data: LMMData, reml: bool, theta0: np.ndarray, sizes: list[int]):
-    try:
-        import pybobyqa
-    except ImportError as err:  # the optional extra
-        raise ModelError(
-            "optimizer='bobyqa' needs Py-BOBYQA: pip install 'interlace-jax[bobyqa]'"
-        ) from err
-    lower = np.where(diagonal_positions(sizes), 0.0, -1e10)
-    res = pybobyqa.solve(
-        lambda th: float(objective_value_and_grad(jnp.asarray(th), data, reml)[0]),
-        theta0, bounds=(lower, np.full_like(lower, 1e10)), rhoend=1e-10, maxfun=20000,
-    )
-    status = Status.CONVERGED if res.flag == res.EXIT_SUCCESS else Status.MAX_STEPS
-    return res.x, status, int(res.nf)
-
-
-_HOST = {"lbfgsb": _scipy_lbfgsb, "bobyqa": _bobyqa}
 
 
 def fit_theta(
@@ -122,27 +190,23 @@ def fit_theta(
         theta0: (n_theta,) start, computation order.
         optimizer: "newton", "lbfgs", "lbfgsb" or "bobyqa".
     """
-    sizes = [t.size for t in data.plan.terms]
-    theta0 = np.asarray(theta0, dtype=np.float64)
-    if optimizer in JAX_OPTIMIZERS:
-        res = jax.device_get(optimize_theta(jnp.asarray(theta0), data, reml, optimizer))
-        theta, status, n_steps = np.asarray(res.x), Status(int(res.status)), int(res.n_steps)
-        f_initial = float(res.fun_initial)
-    elif optimizer in _HOST:
-        theta, status, n_steps = _HOST[optimizer](data, reml, theta0, sizes)
-        f_initial = float(objective_value_and_grad(jnp.asarray(theta0), data, reml)[0])
-    else:
-        names = ", ".join(repr(k) for k in [*JAX_OPTIMIZERS, *_HOST])
+    if optimizer not in _OPTIMIZERS:
+        names = ", ".join(repr(k) for k in OPTIMIZERS)
         raise ModelError(f"unknown optimizer {optimizer!r}; choose one of {names}")
-
-    def objective(th):
-        return float(objective_value_and_grad(jnp.asarray(th), data, reml)[0])
-
-    theta = rectify(theta, sizes, objective)
-    value, grad = jax.device_get(objective_value_and_grad(jnp.asarray(theta), data, reml))
-    hessian = np.asarray(objective_hessian(jnp.asarray(theta), data, reml))
+    sizes = _sizes(data)
+    x, status, n_steps, f_initial = _OPTIMIZERS[optimizer](
+        data, reml, np.asarray(theta0, dtype=np.float64)
+    )
+    theta = rectify_host(x, sizes, lambda th: float(_value(jnp.asarray(th), data, reml)))
+    derivs = jax.device_get(_derivatives(jnp.asarray(theta), data, reml))
+    solution = jax.device_get(_solution(jnp.asarray(theta), data, reml))
     boundary = diagonal_positions(sizes) & (theta == 0.0)
-    report = convergence_report(np.asarray(grad), hessian, boundary)
+    report = convergence_report(np.asarray(derivs.gradient), np.asarray(derivs.hessian),
+                                boundary)
     if status == Status.STALLED and report.ok:
         status = Status.CONVERGED  # no decrease possible and the exact checks pass
-    return ThetaFit(theta, float(value), optimizer, status, n_steps, f_initial, report)
+    return ThetaFit(
+        theta=theta, objective=float(derivs.value), optimizer=optimizer, status=status,
+        n_steps=n_steps, objective_initial=f_initial, report=report, derivatives=derivs,
+        solution=solution,
+    )

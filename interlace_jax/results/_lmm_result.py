@@ -11,7 +11,7 @@ from scipy import stats
 
 from interlace_jax._errors import DataError, ModelError
 from interlace_jax.formula import ModelFrame, model_matrices_for
-from interlace_jax.models import LMMData, LMMSolution
+from interlace_jax.models import LMMData
 from interlace_jax.optim import Status, ThetaFit
 from interlace_jax.results._varcorr import TermCovariance, term_covariances, varcorr_frame
 from interlace_jax.terms import ReTerm, tril_positions
@@ -39,7 +39,6 @@ class LMMResult:
         data: LMMData,
         terms: list[ReTerm],
         theta_fit: ThetaFit,
-        solution: LMMSolution,
         reml: bool,
         df_method: str,
         data_name: str | None = None,
@@ -54,7 +53,7 @@ class LMMResult:
         self.method = "REML" if reml else "ML"
         self.df_method = df_method
         self.data_name = data_name
-        self._solution = solution
+        self._solution = theta_fit.solution
         self._df_values = df_values
 
     # ----- parameters -----------------------------------------------------------------

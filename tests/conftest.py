@@ -1,0 +1,59 @@
+"""Shared fixtures: float64 JAX for the low-level tests, lme4 references, fitted-model cache."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+# The library scopes float64 itself; tests that call the pure objectives directly need it too.
+jax.config.update("jax_enable_x64", True)
+
+
+def load_reference(case: str) -> dict:
+    """The lme4 reference JSON of a fixture case."""
+    return json.loads((FIXTURES / "lmm" / f"{case}.json").read_text())
+
+
+def reference_data(ref: dict) -> pd.DataFrame:
+    """The data a reference was fitted on: a shipped dataset or the case's CSV."""
+    from interlace_jax import datasets
+
+    source = ref["data"]
+    if not source.startswith("file:"):
+        return datasets.load(source)
+    frame = pd.read_csv(FIXTURES / "lmm" / source[len("file:") :])
+    for col, levels in ref.get("csv_factors", {}).items():
+        frame[col] = pd.Categorical(frame[col].astype(str), categories=levels)
+    return frame
+
+
+@pytest.fixture(scope="session")
+def lme4_fit():
+    """fit(case) -> (our result, reference), fitted once per session."""
+    import interlace_jax as ij
+
+    cache: dict[str, tuple] = {}
+
+    def get(case: str):
+        if case not in cache:
+            ref = load_reference(case)
+            result = ij.fit(
+                ref["formula"], reference_data(ref), method="REML" if ref["REML"] else "ML",
+                weights=ref.get("weights"),
+            )
+            cache[case] = (result, ref)
+        return cache[case]
+
+    return get
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(20261122)
