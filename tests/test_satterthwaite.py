@@ -38,4 +38,4 @@ def test_satterthwaite_matches_lmertest(lme4_fit, case):
     np.testing.assert_allclose(ours[~tiny], theirs[~tiny], rtol=5e-3)
     np.testing.assert_allclose(np.log(ours[tiny]), np.log(theirs[tiny]), rtol=1e-3)
     np.testing.assert_allclose(result.tvalues.to_numpy(), [r["t"] for r in ref.values()],
-                               rtol=1e-4)
+                               rtol=5e-4)
