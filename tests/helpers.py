@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from interlace_jax.models import lmm_data
 from interlace_jax.terms import ReTerm, lambda_factor
 
 

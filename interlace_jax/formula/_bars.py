@@ -26,11 +26,11 @@ import re
 import warnings
 from dataclasses import dataclass
 
-from formulaic import Formula
 from formulaic.errors import FormulaicError
 from formulaic.parser.types import Factor
 
 from .._errors import FormulaError
+from ._formula_cache import cached_formula
 from ._scan import is_wrapped, split_terms, top_level, unquoted, unwrap
 
 _NAME = r"(?:[A-Za-z_.][A-Za-z0-9_.]*|`[^`]+`)"
@@ -272,7 +272,7 @@ def _check_formulaic(rhs: str, what: str) -> list[str]:
     quoted with backticks.
     """
     try:
-        formula = Formula(rhs)
+        formula = cached_formula(rhs)
         labels = [":".join(_factor_text(f) for f in term.factors) for term in formula]
     except (FormulaicError, SyntaxError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from formulaic import Formula, ModelSpec
+from formulaic import ModelSpec
 from formulaic.errors import DataMismatchWarning, FormulaicError
 from formulaic.parser.types import Factor
 from formulaic.transforms import TRANSFORMS
@@ -26,6 +26,7 @@ from formulaic.utils.variables import get_required_variables
 
 from .._errors import DataError, FormulaError
 from ..data import Columns
+from ._formula_cache import cached_formula
 
 _LEVEL = re.compile(r"\[(?:T\.)?([^\[\]]*)\](?=:|$)")
 _BOOL_LEVELS = ["FALSE", "TRUE"]
@@ -65,7 +66,7 @@ def required_names(rhs: str) -> list[str]:
     """
     names: list[str] = []
     try:
-        for term in Formula(rhs):
+        for term in cached_formula(rhs):
             for factor in term.factors:
                 if factor.eval_method is Factor.EvalMethod.LOOKUP:
                     names.append(factor.expr)
@@ -110,7 +111,7 @@ def model_matrix(rhs: str, frame: pd.DataFrame, what: str) -> tuple[np.ndarray, 
         DataError: if formulaic cannot evaluate the formula or the result is not finite.
     """
     try:
-        mm = Formula(rhs).get_model_matrix(
+        mm = cached_formula(rhs).get_model_matrix(
             frame, output="numpy", ensure_full_rank=True, na_action="raise"
         )
     except FormulaicError as e:

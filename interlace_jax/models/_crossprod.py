@@ -176,11 +176,14 @@ def response_products(
 def lmm_data(terms: list[ReTerm], X: np.ndarray, y: np.ndarray, weights: np.ndarray) -> LMMData:
     """Plan the blocks and compute all cross-products for terms, X (n, p), y (n,), weights (n,).
 
-    ``y`` is the response minus any offset.
+    ``y`` is the response minus any offset. The arrays are placed on the default device once,
+    so that repeated objective evaluations do not copy them again. Call inside
+    ``jax.enable_x64(True)`` (as the facade does) so that they stay float64.
     """
     plan, index = make_plan(terms, X.shape[1])
-    return LMMData(
+    data = LMMData(
         design_products(plan, index, terms, X, weights),
         response_products(plan, terms, X, y, weights),
         plan,
     )
+    return jax.device_put(data)

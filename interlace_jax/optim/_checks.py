@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from interlace_jax.terms import diagonal_mask, tril_positions
+from interlace_jax.terms import canonical_theta, diagonal_mask, tril_positions
 
 
 def theta_layout(sizes: tuple[int, ...]) -> list[slice]:
@@ -80,7 +80,9 @@ def rectify_host(
     ftol_zero: float = 1e-7,
 ) -> np.ndarray:
     """:func:`rectify` on the host with a compiled objective (no new compilation)."""
-    theta = np.asarray(_canonical_signs(jnp.asarray(theta), sizes))
+    theta = np.concatenate(
+        [canonical_theta(theta[sl], size) for sl, size in zip(theta_layout(sizes), sizes)]
+    )
     f_best = objective(theta)
     for j in np.flatnonzero(diagonal_positions(sizes) & (np.abs(theta) < xtol_zero)):
         trial = theta.copy()

@@ -20,7 +20,6 @@ from functools import partial
 from typing import Callable
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from interlace_jax._errors import ModelError
@@ -92,17 +91,17 @@ _lbfgs = jax.jit(
 
 def _newton(data: LMMData, reml: bool, theta0: np.ndarray):
     def value_grad_hessian(th):
-        d = _derivatives(jnp.asarray(th), data, reml)
+        d = _derivatives(th, data, reml)
         return d.value, d.gradient, d.hessian
 
     x, status, steps, f0 = minimize_newton_host(
-        lambda th: _value(jnp.asarray(th), data, reml), value_grad_hessian, theta0
+        lambda th: _value(th, data, reml), value_grad_hessian, theta0
     )
     return x, status, steps, f0
 
 
 def _optax_lbfgs(data: LMMData, reml: bool, theta0: np.ndarray):
-    res = jax.device_get(_lbfgs(jnp.asarray(theta0), data, reml))
+    res = jax.device_get(_lbfgs(theta0, data, reml))
     return np.asarray(res.x), Status(int(res.status)), int(res.n_steps), float(res.fun_initial)
 
 
@@ -110,7 +109,7 @@ def _scipy_lbfgsb(data: LMMData, reml: bool, theta0: np.ndarray):
     from scipy.optimize import minimize
 
     def fun(th):
-        value, grad = _value_and_grad(jnp.asarray(th), data, reml)
+        value, grad = _value_and_grad(th, data, reml)
         return float(value), np.asarray(grad)
 
     lower = np.where(diagonal_positions(_sizes(data)), 0.0, -np.inf)
@@ -130,7 +129,7 @@ def _bobyqa(data: LMMData, reml: bool, theta0: np.ndarray):
         ) from err
 
     def fun(th):
-        return float(_value(jnp.asarray(th), data, reml))
+        return float(_value(th, data, reml))
 
     lower = np.where(diagonal_positions(_sizes(data)), 0.0, -1e10)
     res = pybobyqa.solve(fun, theta0, bounds=(lower, np.full_like(lower, 1e10)),
@@ -197,9 +196,9 @@ def fit_theta(
     x, status, n_steps, f_initial = _OPTIMIZERS[optimizer](
         data, reml, np.asarray(theta0, dtype=np.float64)
     )
-    theta = rectify_host(x, sizes, lambda th: float(_value(jnp.asarray(th), data, reml)))
-    derivs = jax.device_get(_derivatives(jnp.asarray(theta), data, reml))
-    solution = jax.device_get(_solution(jnp.asarray(theta), data, reml))
+    theta = rectify_host(x, sizes, lambda th: float(_value(th, data, reml)))
+    derivs = jax.device_get(_derivatives(theta, data, reml))
+    solution = jax.device_get(_solution(theta, data, reml))
     boundary = diagonal_positions(sizes) & (theta == 0.0)
     report = convergence_report(np.asarray(derivs.gradient), np.asarray(derivs.hessian),
                                 boundary)

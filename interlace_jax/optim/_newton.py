@@ -19,10 +19,11 @@ import numpy as np
 from interlace_jax.optim._result import OptResult, Status
 
 
-def _direction(g: jax.Array, h: jax.Array, eps: float) -> jax.Array:
-    evals, evecs = jnp.linalg.eigh(0.5 * (h + h.T))
-    scale = jnp.maximum(jnp.max(jnp.abs(evals)), 1e-12)
-    evals = jnp.maximum(jnp.abs(evals), eps * scale)
+def _direction(g: jax.Array, h: jax.Array, eps: float, xp=jnp) -> jax.Array:
+    """Saddle-free Newton direction; ``xp`` is jax.numpy (traced) or numpy (on the host)."""
+    evals, evecs = xp.linalg.eigh(0.5 * (h + h.T))
+    scale = xp.maximum(xp.max(xp.abs(evals)), 1e-12)
+    evals = xp.maximum(xp.abs(evals), eps * scale)
     return -evecs @ ((evecs.T @ g) / evals)
 
 
@@ -128,7 +129,7 @@ def minimize_newton_host(
     for step in range(max_steps + 1):
         if not (np.isfinite(f) and np.all(np.isfinite(g)) and np.all(np.isfinite(h))):
             return x, Status.NONFINITE, step, f_initial
-        d = np.asarray(_direction(g, h, eps))
+        d = _direction(g, h, eps, xp=np)
         if np.max(np.abs(g)) <= gtol or -(g @ d) <= dtol * max(1.0, abs(float(f))):
             return x, Status.CONVERGED, step, f_initial
         if step == max_steps:
