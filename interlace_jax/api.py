@@ -50,7 +50,7 @@ def fit(
     groups: str | list[str] | None = None,
     method: str = "REML",
     random: list[str] | None = None,
-    optimizer: str = "newton",
+    optimizer: str = "auto",
     theta0: np.ndarray | None = None,
     weights: Any = None,
     offset: Any = None,
@@ -66,8 +66,10 @@ def fit(
         groups: column name(s) for random intercepts, shorthand for ``(1 | g)`` terms.
         method: ``"REML"`` or ``"ML"``.
         random: extra lme4 terms, e.g. ``["(1 + x | g1)", "(1 | g2)"]``.
-        optimizer: ``"newton"`` (exact-Hessian Newton in JAX, default), ``"lbfgs"`` (optax
-            L-BFGS in JAX), ``"lbfgsb"`` (scipy) or ``"bobyqa"`` (Py-BOBYQA, optional extra).
+        optimizer: ``"auto"`` (default: exact-Hessian Newton, or scipy's derivative-free
+            ``"cobyqa"`` when the crossed-effects dense block is large), ``"newton"``,
+            ``"lbfgs"`` (optax L-BFGS in JAX), ``"lbfgsb"`` (scipy, exact gradients),
+            ``"cobyqa"`` or ``"bobyqa"`` (Py-BOBYQA, optional extra).
         theta0: starting theta in lme4's order (terms by decreasing number of levels).
         weights: prior weights: a column name or an array of one value per row.
         offset: a column name or array added to the linear predictor.

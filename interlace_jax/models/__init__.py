@@ -8,7 +8,11 @@ from interlace_jax.models._crossprod import (
     lmm_data,
     response_products,
 )
-from interlace_jax.models._lmm_derivatives import LMMDerivatives, lmm_derivatives
+from interlace_jax.models._lmm_derivatives import (
+    LMMDerivatives,
+    lmm_derivatives,
+    lmm_derivatives_fd,
+)
 from interlace_jax.models._lmm import (
     LMMSolution,
     deviance_parts,
@@ -29,6 +33,7 @@ __all__ = [
     "factor_at",
     "lmm_data",
     "lmm_derivatives",
+    "lmm_derivatives_fd",
     "lmm_deviance",
     "lmm_solution",
     "response_products",

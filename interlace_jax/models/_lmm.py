@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.linalg import solve_triangular
 
-from interlace_jax.linalg import BlockedFactor, BlockPlan, factorize
+from interlace_jax.linalg import BlockedFactor, BlockPlan, factorize, upper_solve
 from interlace_jax.models._crossprod import LMMData
 from interlace_jax.terms import lambda_factor
 
@@ -128,9 +128,7 @@ def lmm_solution(theta: jnp.ndarray, data: LMMData, reml: bool) -> LMMSolution:
             data.design.scalar_first,
             num_segments=plan.terms[0].n_levels,
         )
-    u_first = solve_triangular(
-        jnp.swapaxes(factor.l11, 1, 2), rhs[..., None], lower=False
-    )[..., 0]
+    u_first = upper_solve(factor.l11, rhs[..., None])[..., 0]
     lxx = factor.rest[q : q + p, q : q + p]
     lxx_inv = solve_triangular(lxx, jnp.eye(p, dtype=lxx.dtype), lower=True)
     return LMMSolution(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.scipy.linalg import solve_triangular
 
 from interlace_jax.models._crossprod import LMMData
@@ -81,4 +82,52 @@ def lmm_derivatives(theta: jax.Array, data: LMMData, reml: bool) -> LMMDerivativ
         cov_unscaled=out[2:].reshape(p, p),
         cov_unscaled_jacobian=jac[2:].reshape(p, p, -1),
         dof=n - p if reml else n,
+    )
+
+
+_outputs_jit = jax.jit(_outputs, static_argnames=("reml",))
+
+
+def lmm_derivatives_fd(
+    theta: np.ndarray, data: LMMData, reml: bool, *, step: float = 1e-4
+) -> LMMDerivatives:
+    """:func:`lmm_derivatives` by central finite differences of the compiled outputs.
+
+    For models with a large dense block, exact second derivatives through its Cholesky factor
+    cost several times the whole fit, so the checks and Satterthwaite's df use differences of
+    exact objective values instead (as lme4's ``checkConv`` and lmerTest do): 2 k^2 + 1
+    evaluations, no extra compilation. Accurate to about ``step^2`` relative.
+    """
+    theta = np.asarray(theta, dtype=np.float64)
+    k = theta.size
+    h = step * np.maximum(1.0, np.abs(theta))
+
+    def out(x):
+        return np.asarray(_outputs_jit(x, data, reml))
+
+    centre = out(theta)
+    plus, minus = [], []
+    for i in range(k):
+        e = np.zeros(k)
+        e[i] = h[i]
+        plus.append(out(theta + e))
+        minus.append(out(theta - e))
+    jac = np.stack([(pl - mi) / (2 * h[i]) for i, (pl, mi) in enumerate(zip(plus, minus))], -1)
+    hess = np.empty(centre.shape + (k, k))
+    for i in range(k):
+        hess[..., i, i] = (plus[i] - 2 * centre + minus[i]) / h[i] ** 2
+        for j in range(i):
+            ei, ej = np.zeros(k), np.zeros(k)
+            ei[i], ej[j] = h[i], h[j]
+            mixed = (out(theta + ei + ej) - out(theta + ei - ej) - out(theta - ei + ej)
+                     + out(theta - ei - ej)) / (4 * h[i] * h[j])
+            hess[..., i, j] = hess[..., j, i] = mixed
+    p = data.plan.n_fixed
+    n = float(data.design.n_obs)
+    return LMMDerivatives(
+        value=centre[0], gradient=jac[0], hessian=hess[0],
+        log_pwrss=centre[1], log_pwrss_gradient=jac[1], log_pwrss_hessian=hess[1],
+        cov_unscaled=centre[2:].reshape(p, p),
+        cov_unscaled_jacobian=jac[2:].reshape(p, p, k),
+        dof=np.asarray(n - p if reml else n),
     )

@@ -8,9 +8,13 @@ Two paths share the objective and the Newton iteration:
 * :func:`fit_lmm_arrays`: the whole fit, from theta0 to beta, sigma and the conditional modes,
   as one jitted function, for batches of fits under ``jax.vmap`` (bootstrap, many responses).
 
-Optimizers: "newton" (exact-Hessian Newton, default), "lbfgs" (optax L-BFGS in JAX), "lbfgsb"
-(scipy's L-BFGS-B with exact gradients), "bobyqa" (Py-BOBYQA, derivative-free like lme4's
-default; an optional extra).
+Optimizers: "newton" (exact-Hessian Newton), "lbfgs" (optax L-BFGS in JAX), "lbfgsb"
+(scipy's L-BFGS-B with exact gradients), "cobyqa" (scipy's derivative-free quadratic-model
+trust region, a successor of BOBYQA), "bobyqa" (Py-BOBYQA, an optional extra). "auto" (the
+default) takes "newton" unless the dense block of the factor is large (crossed designs such as
+InstEval), where exact second derivatives cost more than the fit: then "cobyqa", and the
+gradient and Hessian at the optimum come from finite differences of the exact objective, as in
+lme4 and lmerTest.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from interlace_jax.models import (
     LMMDerivatives,
     LMMSolution,
     lmm_derivatives,
+    lmm_derivatives_fd,
     lmm_deviance,
     lmm_solution,
 )
@@ -138,9 +143,30 @@ def _bobyqa(data: LMMData, reml: bool, theta0: np.ndarray):
     return res.x, status, int(res.nf), fun(theta0)
 
 
+def _cobyqa(data: LMMData, reml: bool, theta0: np.ndarray):
+    from scipy.optimize import minimize
+
+    def fun(th):
+        return float(_value(th, data, reml))
+
+    lower = np.where(diagonal_positions(_sizes(data)), 0.0, -np.inf)
+    res = minimize(fun, theta0, method="COBYQA",
+                   bounds=list(zip(lower, np.full_like(lower, np.inf))),
+                   options=dict(initial_tr_radius=0.2, final_tr_radius=1e-7, maxfev=20000))
+    status = Status.CONVERGED if res.success else Status.MAX_STEPS
+    return res.x, status, int(res.nfev), fun(theta0)
+
+
 _OPTIMIZERS = {"newton": _newton, "lbfgs": _optax_lbfgs, "lbfgsb": _scipy_lbfgsb,
-               "bobyqa": _bobyqa}
-OPTIMIZERS = tuple(_OPTIMIZERS)
+               "cobyqa": _cobyqa, "bobyqa": _bobyqa}
+OPTIMIZERS = ("auto", *_OPTIMIZERS)
+#: Above this size of the dense block (rows), "auto" avoids exact second derivatives.
+LARGE_DENSE_BLOCK = 400
+
+
+def is_large(data: LMMData) -> bool:
+    """True when the dense rest block is large enough that exact Hessians are not worth it."""
+    return data.plan.n_rest + data.plan.n_fixed + 1 > LARGE_DENSE_BLOCK
 
 
 @dataclass(frozen=True)
@@ -156,6 +182,7 @@ class ThetaFit:
         objective_initial: objective at theta0.
         report: exact gradient/Hessian checks at theta.
         derivatives: LMMDerivatives at theta (gradient, Hessian, inference ingredients).
+        exact_derivatives: False when ``derivatives`` come from finite differences.
         solution: LMMSolution at theta.
     """
 
@@ -168,6 +195,7 @@ class ThetaFit:
     report: ConvergenceReport
     derivatives: LMMDerivatives
     solution: LMMSolution
+    exact_derivatives: bool = True
 
     @property
     def hessian(self) -> np.ndarray:
@@ -179,7 +207,7 @@ class ThetaFit:
 
 
 def fit_theta(
-    data: LMMData, *, reml: bool, theta0: np.ndarray, optimizer: str = "newton"
+    data: LMMData, *, reml: bool, theta0: np.ndarray, optimizer: str = "auto"
 ) -> ThetaFit:
     """Optimise, rectify and check: the host-side driver used by :func:`interlace_jax.fit`.
 
@@ -187,8 +215,11 @@ def fit_theta(
         data: the model's LMMData.
         reml: REML criterion (True) or ML deviance (False).
         theta0: (n_theta,) start, computation order.
-        optimizer: "newton", "lbfgs", "lbfgsb" or "bobyqa".
+        optimizer: one of OPTIMIZERS.
     """
+    large = is_large(data)
+    if optimizer == "auto":
+        optimizer = "cobyqa" if large else "newton"
     if optimizer not in _OPTIMIZERS:
         names = ", ".join(repr(k) for k in OPTIMIZERS)
         raise ModelError(f"unknown optimizer {optimizer!r}; choose one of {names}")
@@ -197,7 +228,11 @@ def fit_theta(
         data, reml, np.asarray(theta0, dtype=np.float64)
     )
     theta = rectify_host(x, sizes, lambda th: float(_value(th, data, reml)))
-    derivs = jax.device_get(_derivatives(theta, data, reml))
+    exact = optimizer == "newton" or not large
+    if exact:
+        derivs = jax.device_get(_derivatives(theta, data, reml))
+    else:
+        derivs = lmm_derivatives_fd(theta, data, reml)
     solution = jax.device_get(_solution(theta, data, reml))
     boundary = diagonal_positions(sizes) & (theta == 0.0)
     report = convergence_report(np.asarray(derivs.gradient), np.asarray(derivs.hessian),
@@ -207,5 +242,5 @@ def fit_theta(
     return ThetaFit(
         theta=theta, objective=float(derivs.value), optimizer=optimizer, status=status,
         n_steps=n_steps, objective_initial=f_initial, report=report, derivatives=derivs,
-        solution=solution,
+        solution=solution, exact_derivatives=exact,
     )
