@@ -9,7 +9,13 @@ configuration is left as it is.
 """
 
 from interlace_jax import datasets
-from interlace_jax._errors import DataError, FormulaError, InterlaceError, ModelError
+from interlace_jax._errors import (
+    ConvergenceWarning,
+    DataError,
+    FormulaError,
+    InterlaceError,
+    ModelError,
+)
 from interlace_jax._x64 import x64
 from interlace_jax.api import fit, lmer
 from interlace_jax.results import LMMResult
@@ -17,6 +23,7 @@ from interlace_jax.results import LMMResult
 __version__ = "0.1.0"
 
 __all__ = [
+    "ConvergenceWarning",
     "DataError",
     "FormulaError",
     "InterlaceError",

@@ -19,3 +19,8 @@ class DataError(InterlaceError, ValueError):
 
 class ModelError(InterlaceError, ValueError):
     """A model that cannot be fitted as specified (e.g. more random effects than observations)."""
+
+
+class ConvergenceWarning(UserWarning):
+    """The optimizer stopped without meeting the convergence checks; the figures are in the
+    message and on ``result.theta_fit.report``."""

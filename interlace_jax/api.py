@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from functools import partial
 from typing import Any
 
 import numpy as np
 
-from interlace_jax._errors import ModelError
+from interlace_jax._errors import ConvergenceWarning, ModelError
 from interlace_jax._x64 import x64
 from interlace_jax.formula import build_model_frame, parse_formula
 from interlace_jax.inference import satterthwaite_df, varpar_covariance
@@ -105,10 +106,16 @@ def fit(
         theta_fit = fit_theta(model, reml=reml, theta0=_start(theta0, ordered),
                               optimizer=optimizer)
     df_values = _satterthwaite(theta_fit) if df_method == "satterthwaite" else None
-    return LMMResult(
+    result = LMMResult(
         formula=formula, frame=frame, data=model, terms=ordered, theta_fit=theta_fit,
         reml=reml, df_method=df_method, df_values=df_values,
     )
+    if not result.converged:
+        warnings.warn(
+            "; ".join(m for m in result.convergence_messages if "singular" not in m),
+            ConvergenceWarning, stacklevel=2,
+        )
+    return result
 
 
 lmer = partial(fit)

@@ -181,3 +181,19 @@ def test_command_line_demo_and_fit(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "interlace_jax", "fit", "y ~ (1|g)", str(path)],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "error:" in bad.stderr
+
+
+def test_nan_in_a_weights_array_is_an_error(sleep):
+    w = np.ones(len(sleep))
+    w[7] = np.nan
+    with pytest.raises(ij.DataError, match="weights"):
+        ij.fit(FORMULA, sleep, weights=w)
+
+
+def test_failed_convergence_warns_with_the_figures(sleep, monkeypatch):
+    from interlace_jax.optim import _newton
+
+    monkeypatch.setitem(_newton.minimize_newton_host.__kwdefaults__, "max_steps", 2)
+    with pytest.warns(ij.ConvergenceWarning, match="optimizer"):
+        m = ij.fit(FORMULA, sleep)
+    assert not m.converged and m.convergence_messages

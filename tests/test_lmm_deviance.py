@@ -115,3 +115,32 @@ def test_vmapped_fits_over_responses_match_single_fits(rng):
         single = fit_theta(d, reml=True, theta0=np.ones(2))
         np.testing.assert_allclose(batch.theta[j], single.theta, atol=1e-6)
         np.testing.assert_allclose(batch.solution.beta[j], single.solution.beta, rtol=1e-6)
+
+
+def test_finite_difference_derivatives_match_exact_ones(rng):
+    """The large-model path's differences agree with the exact derivatives."""
+    from interlace_jax.models import lmm_derivatives_fd
+
+    terms, X, y, w = _problem(rng, DESIGNS["crossed_vector"])
+    data = lmm_data(terms, X, y, w)
+    _, theta = _computation_theta(rng, terms, data)
+    exact = lmm_derivatives(jnp.asarray(theta), data, True)
+    fd = lmm_derivatives_fd(theta, data, True)
+    np.testing.assert_allclose(fd.gradient, exact.gradient, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(fd.hessian, exact.hessian, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(fd.cov_unscaled_jacobian, exact.cov_unscaled_jacobian,
+                               rtol=1e-6, atol=1e-9)
+
+
+def test_auto_optimizer_takes_the_large_model_path_when_the_dense_block_is_big(rng, monkeypatch):
+    from interlace_jax.optim import _fit_lmm
+
+    terms, X, y, w = _problem(rng, DESIGNS["crossed"])
+    data = lmm_data(terms, X, y, w)
+    exact = fit_theta(data, reml=True, theta0=np.ones(2))
+    monkeypatch.setattr(_fit_lmm, "LARGE_DENSE_BLOCK", 0)
+    large = fit_theta(data, reml=True, theta0=np.ones(2))
+    assert exact.optimizer == "newton" and large.optimizer == "cobyqa"
+    assert not large.exact_derivatives and large.converged
+    assert large.objective <= exact.objective + 1e-6
+    np.testing.assert_allclose(large.theta, exact.theta, atol=1e-4)

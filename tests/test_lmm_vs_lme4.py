@@ -153,3 +153,20 @@ def test_predict_new_data_with_unseen_level(lme4_fit):
            scale=result.sigma)
     with pytest.raises(ij.DataError, match="999"):
         result.predict(newdata, allow_new_levels=False)
+
+
+def test_insteval_large_crossed_design_matches_lme4():
+    """73,421 rows, 2,972 x 1,128 x 28 crossed levels: the derivative-free path for large dense
+    blocks reaches lme4's optimum (lme4 itself takes about half a minute here)."""
+    from conftest import load_reference
+
+    ref = load_reference("insteval_ml")
+    result = ij.fit(ref["formula"], ij.datasets.load("InstEval"), method="ML",
+                    df_method="normal")
+    assert result.theta_fit.optimizer == "cobyqa" and not result.theta_fit.exact_derivatives
+    assert result.objective <= ref["objective"] + 1e-6
+    assert result.llf == pytest.approx(ref["logLik"], rel=1e-9)
+    np.testing.assert_allclose(result.theta, list(ref["theta"].values()), atol=1e-4)
+    _close(result.fe_params.to_numpy(), list(ref["beta"].values()), rtol=1e-4)
+    _close(result.bse.to_numpy(), list(ref["beta_se"].values()), rtol=1e-4)
+    assert result.converged, result.convergence_messages
