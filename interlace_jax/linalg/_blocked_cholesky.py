@@ -113,9 +113,10 @@ def factorize(lams: list, design, response, plan: BlockPlan) -> BlockedFactor:
         return BlockedFactor(l11, coupling, first_xy, jnp.linalg.cholesky(xyxy))
     coupling = _coupling_rows(lams, l11, design, plan)
     products = jnp.sum(coupling[design.pair_a] * coupling[design.pair_b], axis=1)
-    zz_update = jax.ops.segment_sum(
+    half = jax.ops.segment_sum(
         products, design.pair_target, num_segments=q * q, indices_are_sorted=True
     ).reshape(q, q)
+    zz_update = half + half.T - jnp.diag(jnp.diagonal(half))
     zxy_update = jax.ops.segment_sum(
         jnp.einsum("rs,rsm->rm", coupling, first_xy[design.scalar_first]),
         design.scalar_row,

@@ -122,22 +122,29 @@ def _entries(first: ReTerm, term: ReTerm) -> tuple[np.ndarray, np.ndarray, np.nd
 
 
 def _pairs(scalar_first: np.ndarray, scalar_row: np.ndarray, n_rest: int):
-    """All (a, b) scalar rows sharing a first-term level, and their flat targets, sorted."""
+    """Pairs (a, b), a <= b in sorted order, of scalar rows sharing a first-term level, with
+    their flat targets ``row_a * n_rest + row_b``, sorted by target.
+
+    Only one of (a, b) and (b, a) is listed: the Schur update is symmetric, so the factorisation
+    adds the transpose of the accumulated half (two rows sharing a level never share a rest row,
+    so only the a == b products land on the diagonal).
+    """
     order = np.argsort(scalar_first, kind="stable")
-    groups, starts, counts = np.unique(scalar_first[order], return_index=True, return_counts=True)
-    del groups
-    per_row = np.repeat(counts, counts)  # group size for each sorted row
-    row_start = np.repeat(starts, counts)
-    a_sorted = np.repeat(np.arange(order.size), per_row)
-    within = np.arange(a_sorted.size) - np.repeat(np.cumsum(per_row) - per_row, per_row)
-    b_sorted = np.repeat(row_start, per_row) + within
+    _, starts, counts = np.unique(scalar_first[order], return_index=True, return_counts=True)
+    ends = np.repeat(starts + counts, counts)  # end of each sorted row's group
+    position = np.arange(order.size)
+    per_row = ends - position  # partners at or after each row in its group
+    a_sorted = np.repeat(position, per_row)
+    first_of_run = np.repeat(np.cumsum(per_row) - per_row, per_row)
+    b_sorted = a_sorted + (np.arange(a_sorted.size) - first_of_run)
     pair_a, pair_b = order[a_sorted], order[b_sorted]
-    target = scalar_row[pair_a].astype(np.int64) * n_rest + scalar_row[pair_b]
+    wide = n_rest * n_rest >= 2**31
+    target = scalar_row[pair_a].astype(np.int64 if wide else np.int32) * n_rest + scalar_row[pair_b]
     by_target = np.argsort(target, kind="stable")
     return (
         pair_a[by_target].astype(np.int32),
         pair_b[by_target].astype(np.int32),
-        target[by_target].astype(np.int32 if n_rest * n_rest < 2**31 else np.int64),
+        target[by_target],
     )
 
 

@@ -110,6 +110,15 @@ def _optax_lbfgs(data: LMMData, reml: bool, theta0: np.ndarray):
     return np.asarray(res.x), Status(int(res.status)), int(res.n_steps), float(res.fun_initial)
 
 
+def _scipy_status(res, out_of_budget: bool) -> Status:
+    """scipy's outcome as a Status. A stop that scipy calls abnormal (typically a line search
+    that cannot improve at the rounding floor) is STALLED; fit_theta then lets the exact
+    gradient and Hessian checks decide."""
+    if res.success:
+        return Status.CONVERGED
+    return Status.MAX_STEPS if out_of_budget else Status.STALLED
+
+
 def _scipy_lbfgsb(data: LMMData, reml: bool, theta0: np.ndarray):
     from scipy.optimize import minimize
 
@@ -121,8 +130,7 @@ def _scipy_lbfgsb(data: LMMData, reml: bool, theta0: np.ndarray):
     res = minimize(fun, theta0, jac=True, method="L-BFGS-B",
                    bounds=list(zip(lower, np.full_like(lower, np.inf))),
                    options=dict(maxiter=2000, ftol=1e-15, gtol=1e-9))
-    status = Status.CONVERGED if res.success else Status.MAX_STEPS
-    return res.x, status, int(res.nit), float(fun(theta0)[0])
+    return res.x, _scipy_status(res, res.nit >= 2000), int(res.nit), float(fun(theta0)[0])
 
 
 def _bobyqa(data: LMMData, reml: bool, theta0: np.ndarray):
@@ -153,8 +161,7 @@ def _cobyqa(data: LMMData, reml: bool, theta0: np.ndarray):
     res = minimize(fun, theta0, method="COBYQA",
                    bounds=list(zip(lower, np.full_like(lower, np.inf))),
                    options=dict(initial_tr_radius=0.2, final_tr_radius=1e-7, maxfev=20000))
-    status = Status.CONVERGED if res.success else Status.MAX_STEPS
-    return res.x, status, int(res.nfev), fun(theta0)
+    return res.x, _scipy_status(res, res.nfev >= 20000), int(res.nfev), fun(theta0)
 
 
 _OPTIMIZERS = {"newton": _newton, "lbfgs": _optax_lbfgs, "lbfgsb": _scipy_lbfgsb,
