@@ -210,6 +210,11 @@ class LMMResult:
 
     # ----- fit statistics ---------------------------------------------------------------
     @property
+    def n_dropped(self) -> int:
+        """Rows dropped because a used column had a missing value (lme4's na.omit)."""
+        return int(self.frame.n_dropped)
+
+    @property
     def nobs(self) -> int:
         return int(self.frame.y.shape[0])
 
