@@ -13,9 +13,9 @@ from interlace_jax._x64 import x64
 from interlace_jax.formula import build_model_frame, parse_formula
 from interlace_jax.inference import satterthwaite_df, varpar_covariance
 from interlace_jax.models import lmm_data
-from interlace_jax.optim import fit_theta
+from interlace_jax.optim import fit_theta, start_candidates
 from interlace_jax.results import LMMResult, check_df_method
-from interlace_jax.terms import ReTerm, diagonal_mask
+from interlace_jax.terms import ReTerm
 
 def _reml(method: str) -> bool:
     value = str(method).upper()
@@ -24,15 +24,13 @@ def _reml(method: str) -> bool:
     return value == "REML"
 
 
-def _start(theta0, terms: list[ReTerm]) -> np.ndarray:
-    """lme4's start (1 on diagonals, 0 elsewhere) or the user's theta0, checked."""
-    default = np.concatenate([diagonal_mask(t.size).astype(float) for t in terms])
-    if theta0 is None:
-        return default
+def _check_theta0(theta0, terms: list[ReTerm]) -> np.ndarray:
+    """The user's theta0 as a float array, checked against the terms (computation order)."""
+    size = sum(t.n_theta for t in terms)
     theta0 = np.asarray(theta0, dtype=float).ravel()
-    if theta0.shape != default.shape or not np.all(np.isfinite(theta0)):
+    if theta0.size != size or not np.all(np.isfinite(theta0)):
         raise ModelError(
-            f"theta0 must be {default.size} finite numbers (lme4's theta order), got {theta0}"
+            f"theta0 must be {size} finite numbers (lme4's theta order), got {theta0}"
         )
     return theta0
 
@@ -71,7 +69,9 @@ def fit(
             ``"cobyqa"`` when the crossed-effects dense block is large), ``"newton"``,
             ``"lbfgs"`` (optax L-BFGS in JAX), ``"lbfgsb"`` (scipy, exact gradients),
             ``"cobyqa"`` or ``"bobyqa"`` (Py-BOBYQA, optional extra).
-        theta0: starting theta in lme4's order (terms by decreasing number of levels).
+        theta0: starting theta in lme4's order (terms by decreasing number of levels); by
+            default the better (lower objective) of lme4's start and a one-way ANOVA estimate
+            for ``(1 | g)`` terms (see :mod:`interlace_jax.optim._start`).
         weights: prior weights: a column name or an array of one value per row.
         offset: a column name or array added to the linear predictor.
         correlation: residual correlation structures are not available yet.
@@ -101,10 +101,12 @@ def fit(
     frame = build_model_frame(parsed, data, weights=weights, offset=offset)
     terms = [ReTerm(t.group, t.refs, t.z, t.levels, t.z_names) for t in frame.terms]
     with x64():
-        model = lmm_data(terms, frame.X, frame.y - frame.offset, frame.weights)
+        y = frame.y - frame.offset
+        model = lmm_data(terms, frame.X, y, frame.weights)
         ordered = [terms[i] for i in model.plan.order]
-        theta_fit = fit_theta(model, reml=reml, theta0=_start(theta0, ordered),
-                              optimizer=optimizer)
+        start = (start_candidates(ordered, frame.X, y, frame.weights) if theta0 is None
+                 else _check_theta0(theta0, ordered))
+        theta_fit = fit_theta(model, reml=reml, theta0=start, optimizer=optimizer)
     df_values = _satterthwaite(theta_fit) if df_method == "satterthwaite" else None
     result = LMMResult(
         formula=formula, frame=frame, data=model, terms=ordered, theta_fit=theta_fit,

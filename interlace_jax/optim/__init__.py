@@ -16,6 +16,7 @@ from interlace_jax.optim._fit_lmm import (
 from interlace_jax.optim._minimize import minimize_lbfgs
 from interlace_jax.optim._newton import minimize_newton, minimize_newton_host
 from interlace_jax.optim._result import OptResult, Status
+from interlace_jax.optim._start import lme4_start, start_candidates, start_theta
 
 __all__ = [
     "OPTIMIZERS",
@@ -32,4 +33,7 @@ __all__ = [
     "minimize_newton_host",
     "rectify",
     "rectify_host",
+    "lme4_start",
+    "start_candidates",
+    "start_theta",
 ]

@@ -160,7 +160,7 @@ def _cobyqa(data: LMMData, reml: bool, theta0: np.ndarray):
     lower = np.where(diagonal_positions(_sizes(data)), 0.0, -np.inf)
     res = minimize(fun, theta0, method="COBYQA",
                    bounds=list(zip(lower, np.full_like(lower, np.inf))),
-                   options=dict(initial_tr_radius=0.2, final_tr_radius=1e-7, maxfev=20000))
+                   options=dict(initial_tr_radius=0.05, final_tr_radius=1e-7, maxfev=20000))
     return res.x, _scipy_status(res, res.nfev >= 20000), int(res.nfev), fun(theta0)
 
 
@@ -221,7 +221,8 @@ def fit_theta(
     Args:
         data: the model's LMMData.
         reml: REML criterion (True) or ML deviance (False).
-        theta0: (n_theta,) start, computation order.
+        theta0: (n_theta,) start, computation order, or (m, n_theta) candidate starts of which
+            the one with the lowest objective is used.
         optimizer: one of OPTIMIZERS.
     """
     large = is_large(data)
@@ -231,9 +232,9 @@ def fit_theta(
         names = ", ".join(repr(k) for k in OPTIMIZERS)
         raise ModelError(f"unknown optimizer {optimizer!r}; choose one of {names}")
     sizes = _sizes(data)
-    x, status, n_steps, f_initial = _OPTIMIZERS[optimizer](
-        data, reml, np.asarray(theta0, dtype=np.float64)
-    )
+    candidates = np.atleast_2d(np.asarray(theta0, dtype=np.float64))
+    start = candidates[np.argmin([float(_value(c, data, reml)) for c in candidates])]
+    x, status, n_steps, f_initial = _OPTIMIZERS[optimizer](data, reml, start)
     theta = rectify_host(x, sizes, lambda th: float(_value(th, data, reml)))
     exact = optimizer == "newton" or not large
     if exact:
