@@ -23,17 +23,13 @@ from jax.scipy.linalg import solve_triangular
 
 from interlace_jax.linalg import BlockedFactor, BlockPlan, factorize, upper_solve
 from interlace_jax.models._crossprod import LMMData
-from interlace_jax.terms import lambda_factor
+from interlace_jax.terms import lambda_factor, theta_slices
 
 
 def split_theta(theta: jnp.ndarray, plan: BlockPlan) -> list:
     """Per term in computation order, its lambda factor (S_t, S_t) from the flat theta."""
-    lams, start = [], 0
-    for lay in plan.terms:
-        k = lay.size * (lay.size + 1) // 2
-        lams.append(lambda_factor(theta[start : start + k], lay.size))
-        start += k
-    return lams
+    sizes = [lay.size for lay in plan.terms]
+    return [lambda_factor(theta[sl], s) for sl, s in zip(theta_slices(sizes), sizes)]
 
 
 def _as_float64(theta) -> jnp.ndarray:

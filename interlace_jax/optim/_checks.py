@@ -16,17 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from interlace_jax.terms import canonical_theta, diagonal_mask, tril_positions
-
-
-def theta_layout(sizes: tuple[int, ...]) -> list[slice]:
-    """Slices of the flat theta belonging to each term of the given sizes S_t."""
-    out, start = [], 0
-    for s in sizes:
-        k = s * (s + 1) // 2
-        out.append(slice(start, start + k))
-        start += k
-    return out
+from interlace_jax.terms import canonical_theta, diagonal_mask, theta_slices, tril_positions
 
 
 def diagonal_positions(sizes: tuple[int, ...]) -> np.ndarray:
@@ -36,7 +26,7 @@ def diagonal_positions(sizes: tuple[int, ...]) -> np.ndarray:
 
 def _canonical_signs(theta: jax.Array, sizes: tuple[int, ...]) -> jax.Array:
     parts = []
-    for sl, size in zip(theta_layout(sizes), sizes):
+    for sl, size in zip(theta_slices(sizes), sizes):
         rows, cols = tril_positions(size)
         lam = jnp.zeros((size, size), theta.dtype).at[rows, cols].set(theta[sl])
         signs = jnp.where(jnp.diagonal(lam) < 0, -1.0, 1.0)
@@ -81,7 +71,7 @@ def rectify_host(
 ) -> np.ndarray:
     """:func:`rectify` on the host with a compiled objective (no new compilation)."""
     theta = np.concatenate(
-        [canonical_theta(theta[sl], size) for sl, size in zip(theta_layout(sizes), sizes)]
+        [canonical_theta(theta[sl], size) for sl, size in zip(theta_slices(sizes), sizes)]
     )
     f_best = objective(theta)
     for j in np.flatnonzero(diagonal_positions(sizes) & (np.abs(theta) < xtol_zero)):

@@ -14,7 +14,7 @@ from interlace_jax.formula import ModelFrame, model_matrices_for
 from interlace_jax.models import LMMData
 from interlace_jax.optim import Status, ThetaFit
 from interlace_jax.results._varcorr import TermCovariance, term_covariances, varcorr_frame
-from interlace_jax.terms import ReTerm, tril_positions
+from interlace_jax.terms import ReTerm, diagonal_mask, lambda_blocks
 
 DF_METHODS = ("satterthwaite", "kenward-roger", "residual", "normal")
 
@@ -132,8 +132,8 @@ class LMMResult:
         sol, out = self._solution, []
         u_rest = np.asarray(sol.u_rest)
         layouts = self._data.plan.terms
-        for j, lay in enumerate(layouts):
-            lam = self._lambda(j)
+        lams = lambda_blocks(self.theta, [lay.size for lay in layouts])
+        for j, (lay, lam) in enumerate(zip(layouts, lams)):
             if j == 0:
                 u = np.asarray(sol.u_first)
             else:
@@ -141,15 +141,6 @@ class LMMResult:
                 u = u.reshape(lay.n_levels, lay.size)
             out.append(u @ lam.T)
         return out
-
-    def _lambda(self, j: int) -> np.ndarray:
-        sizes = [t.size for t in self._terms]
-        start = sum(s * (s + 1) // 2 for s in sizes[:j])
-        size = sizes[j]
-        lam = np.zeros((size, size))
-        rows, cols = tril_positions(size)
-        lam[rows, cols] = self.theta[start : start + size * (size + 1) // 2]
-        return lam
 
     @cached_property
     def random_effects(self) -> dict[str, pd.DataFrame]:
@@ -258,9 +249,7 @@ class LMMResult:
     @property
     def is_singular(self) -> bool:
         """True when a random-effects covariance matrix is singular (a diagonal theta ~ 0)."""
-        sizes = [t.size for t in self._terms]
-        rows, cols = zip(*(tril_positions(s) for s in sizes))
-        diag = np.concatenate([r == c for r, c in zip(rows, cols)])
+        diag = np.concatenate([diagonal_mask(t.size) for t in self._terms])
         return bool(np.any(np.abs(self.theta[diag]) < 1e-4))
 
     @property

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from interlace_jax.terms import tril_positions
+from interlace_jax.terms import lambda_blocks
 
 
 @dataclass(frozen=True)
@@ -36,15 +36,10 @@ class TermCovariance:
 
 def term_covariances(theta: np.ndarray, sigma: float, groups, names, sizes) -> list[TermCovariance]:
     """One TermCovariance per term, theta (n_theta,) in the same (computation) order."""
-    out, start = [], 0
-    for group, nm, size in zip(groups, names, sizes):
-        k = size * (size + 1) // 2
-        lam = np.zeros((size, size))
-        rows, cols = tril_positions(size)
-        lam[rows, cols] = theta[start : start + k]
-        start += k
-        out.append(TermCovariance(group, tuple(nm), sigma**2 * lam @ lam.T))
-    return out
+    return [
+        TermCovariance(group, tuple(nm), sigma**2 * lam @ lam.T)
+        for group, nm, lam in zip(groups, names, lambda_blocks(theta, sizes))
+    ]
 
 
 def varcorr_frame(covs: list[TermCovariance], sigma: float):

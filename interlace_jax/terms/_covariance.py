@@ -40,6 +40,26 @@ def lambda_factor(theta_t: jnp.ndarray, size: int) -> jnp.ndarray:
     return jnp.zeros((size, size), dtype=theta_t.dtype).at[rows, cols].set(theta_t)
 
 
+def theta_slices(sizes) -> list[slice]:
+    """Slices of a flat theta (all terms) belonging to each term of the given sizes S_t."""
+    out, start = [], 0
+    for size in sizes:
+        out.append(slice(start, start + n_theta(size)))
+        start += n_theta(size)
+    return out
+
+
+def lambda_blocks(theta: np.ndarray, sizes) -> list[np.ndarray]:
+    """Per term, the (S_t, S_t) numpy lambda factor from a flat theta (all terms)."""
+    out = []
+    for sl, size in zip(theta_slices(sizes), sizes):
+        rows, cols = tril_positions(size)
+        lam = np.zeros((size, size))
+        lam[rows, cols] = theta[sl]
+        out.append(lam)
+    return out
+
+
 def canonical_theta(theta_t: np.ndarray, size: int) -> np.ndarray:
     """theta_t with each lambda_t column's sign flipped so that its diagonal is non-negative."""
     rows, cols = tril_positions(size)
