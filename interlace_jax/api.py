@@ -17,6 +17,7 @@ from interlace_jax.optim import fit_theta, start_candidates
 from interlace_jax.results import LMMResult, check_df_method
 from interlace_jax.terms import ReTerm
 
+
 def _reml(method: str) -> bool:
     value = str(method).upper()
     if value not in ("REML", "ML"):
