@@ -37,6 +37,15 @@ def r_format(values, digits: int = 4) -> list[str]:
     return out
 
 
+def zapsmall(values, digits: int = 5) -> np.ndarray:
+    """R's ``zapsmall``: round to ``digits`` significant digits of the largest magnitude."""
+    values = np.asarray(values, dtype=float)
+    largest = np.max(np.abs(values[np.isfinite(values)]), initial=0.0)
+    if largest == 0:
+        return values
+    return np.round(values, max(0, digits - int(math.ceil(math.log10(largest)))))
+
+
 def format_pvalue(p: float) -> str:
     """R's format.pval at 3 significant digits with eps 2e-16."""
     if not math.isfinite(p):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from interlace_jax.results._format import format_pvalue, r_format, table
+from interlace_jax.results._format import format_pvalue, r_format, table, zapsmall
 
 
 def _random_effects_table(result) -> str:
@@ -105,7 +105,8 @@ class LMMSummary:
         scaled = r.resid.to_numpy() * np.sqrt(r.frame.weights) / r.sigma
         quart = np.quantile(scaled, [0, 0.25, 0.5, 0.75, 1.0])
         lines.append("Scaled residuals: ")
-        lines.append(table(["Min", "1Q", "Median", "3Q", "Max"], [r_format(quart, 4)], left=0))
+        lines.append(table(["Min", "1Q", "Median", "3Q", "Max"],
+                           [r_format(zapsmall(quart, 5), 4)], left=0))
         lines.append("")
         lines.append("Random effects:")
         lines.append(" " + _random_effects_table(r).replace("\n", "\n "))
