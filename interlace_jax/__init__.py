@@ -9,6 +9,7 @@ configuration is left as it is.
 """
 
 from interlace_jax import datasets
+from interlace_jax._compilation_cache import enable_compilation_cache
 from interlace_jax._errors import (
     ConvergenceWarning,
     DataError,
@@ -30,6 +31,7 @@ __all__ = [
     "LMMResult",
     "ModelError",
     "datasets",
+    "enable_compilation_cache",
     "fit",
     "lmer",
     "x64",

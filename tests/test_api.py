@@ -197,3 +197,14 @@ def test_failed_convergence_warns_with_the_figures(sleep, monkeypatch):
     with pytest.warns(ij.ConvergenceWarning, match="optimizer"):
         m = ij.fit(FORMULA, sleep)
     assert not m.converged and m.convergence_messages
+
+
+def test_opt_in_compilation_cache_is_reused_by_a_new_process(tmp_path):
+    code = ("import sys, interlace_jax as ij; ij.enable_compilation_cache(sys.argv[1]); "
+            "ij.fit('diameter ~ 1 + (1|plate) + (1|sample)', ij.datasets.load('Penicillin'))")
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True)
+    stored = sorted(p.name for p in tmp_path.iterdir())
+    assert any("lmm_deviance" in name for name in stored)
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True)
+    # the same keys in a new process: the stored code is found (no new entries are written)
+    assert sorted(p.name for p in tmp_path.iterdir()) == stored
