@@ -61,13 +61,21 @@ def deviance_parts(factor: BlockedFactor, plan: BlockPlan):
     return logdet_z, logdet_x, pwrss
 
 
-def _objective(factor: BlockedFactor, data: LMMData, reml: bool):
+def objective_from_factor(factor: BlockedFactor, data: LMMData, reml: bool):
     """(objective, pwrss, logdet_z, residual degrees of freedom) from the factor."""
     logdet_z, logdet_x, pwrss = deviance_parts(factor, data.plan)
     dof = data.design.n_obs - data.plan.n_fixed if reml else data.design.n_obs
     value = logdet_z + dof * (1.0 + jnp.log(2.0 * jnp.pi * pwrss / dof))
     value = value - data.design.log_weights_sum + (logdet_x if reml else 0.0)
     return value, pwrss, logdet_z, dof
+
+
+def beta_cov_unscaled(factor: BlockedFactor, plan: BlockPlan) -> jnp.ndarray:
+    """(p, p) (R_X'R_X)^{-1} from the X block of the factor; times sigma^2 it is vcov(beta)."""
+    q, p = plan.n_rest, plan.n_fixed
+    lxx = factor.rest[q : q + p, q : q + p]
+    inv = solve_triangular(lxx, jnp.eye(p, dtype=lxx.dtype), lower=True)
+    return inv.T @ inv
 
 
 def lmm_deviance(theta: jnp.ndarray, data: LMMData, reml: bool) -> jnp.ndarray:
@@ -79,7 +87,7 @@ def lmm_deviance(theta: jnp.ndarray, data: LMMData, reml: bool) -> jnp.ndarray:
         data: the LMMData of the model.
         reml: True for the REML criterion, False for -2 log-likelihood.
     """
-    return _objective(factor_at(theta, data), data, reml)[0]
+    return objective_from_factor(factor_at(theta, data), data, reml)[0]
 
 
 @jax.tree_util.register_dataclass
@@ -113,7 +121,7 @@ def lmm_solution(theta: jnp.ndarray, data: LMMData, reml: bool) -> LMMSolution:
     plan = data.plan
     q, p = plan.n_rest, plan.n_fixed
     factor = factor_at(theta, data)
-    deviance, pwrss, logdet_z, dof = _objective(factor, data, reml)
+    deviance, pwrss, logdet_z, dof = objective_from_factor(factor, data, reml)
     upper = factor.rest[: q + p, : q + p]
     solution = solve_triangular(upper.T, factor.rest[-1, : q + p], lower=False)
     u_rest, beta = solution[:q], solution[q:]
@@ -125,14 +133,12 @@ def lmm_solution(theta: jnp.ndarray, data: LMMData, reml: bool) -> LMMSolution:
             num_segments=plan.terms[0].n_levels,
         )
     u_first = upper_solve(factor.l11, rhs[..., None])[..., 0]
-    lxx = factor.rest[q : q + p, q : q + p]
-    lxx_inv = solve_triangular(lxx, jnp.eye(p, dtype=lxx.dtype), lower=True)
     return LMMSolution(
         beta=beta,
         sigma=jnp.sqrt(pwrss / dof),
         u_first=u_first,
         u_rest=u_rest,
-        beta_cov_unscaled=lxx_inv.T @ lxx_inv,
+        beta_cov_unscaled=beta_cov_unscaled(factor, plan),
         deviance=deviance,
         pwrss=pwrss,
         logdet_z=logdet_z,

@@ -17,23 +17,17 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.linalg import solve_triangular
 
 from interlace_jax.models._crossprod import LMMData
-from interlace_jax.models._lmm import deviance_parts, factor_at
+from interlace_jax.models._lmm import beta_cov_unscaled, factor_at, objective_from_factor
 
 
 def _outputs(theta: jax.Array, data: LMMData, reml: bool) -> jax.Array:
     """(2 + p^2,) objective, log pwrss and (R_X'R_X)^{-1} flattened."""
     factor = factor_at(theta, data)
-    logdet_z, logdet_x, pwrss = deviance_parts(factor, data.plan)
-    n, p, q = data.design.n_obs, data.plan.n_fixed, data.plan.n_rest
-    dof = n - p if reml else n
-    value = logdet_z + dof * (1.0 + jnp.log(2.0 * jnp.pi * pwrss / dof))
-    value = value - data.design.log_weights_sum + (logdet_x if reml else 0.0)
-    lxx = factor.rest[q : q + p, q : q + p]
-    inv = solve_triangular(lxx, jnp.eye(p, dtype=lxx.dtype), lower=True)
-    return jnp.concatenate([value[None], jnp.log(pwrss)[None], (inv.T @ inv).ravel()])
+    value, pwrss, _, _ = objective_from_factor(factor, data, reml)
+    cov = beta_cov_unscaled(factor, data.plan)
+    return jnp.concatenate([value[None], jnp.log(pwrss)[None], cov.ravel()])
 
 
 @jax.tree_util.register_dataclass
