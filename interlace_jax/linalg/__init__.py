@@ -6,7 +6,14 @@ from interlace_jax.linalg._blocked_cholesky import (
     lower_solve,
     upper_solve,
 )
+from interlace_jax.linalg._dense_kernels import (
+    UNROLL_MAX,
+    cholesky,
+    solve_lower,
+    solve_lower_transposed,
+)
 from interlace_jax.linalg._plan import BlockPlan, CouplingIndex, TermLayout, make_plan
 
-__all__ = ["BlockPlan", "BlockedFactor", "CouplingIndex", "TermLayout", "factorize", "lower_solve", "make_plan",
+__all__ = ["UNROLL_MAX", "BlockPlan", "BlockedFactor", "CouplingIndex", "TermLayout", "cholesky",
+           "factorize", "lower_solve", "make_plan", "solve_lower", "solve_lower_transposed",
            "upper_solve"]

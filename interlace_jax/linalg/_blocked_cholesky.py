@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.linalg import solve_triangular
 
+from interlace_jax.linalg._dense_kernels import cholesky, solve_lower, solve_lower_transposed
 from interlace_jax.linalg._plan import BlockPlan
 
 
@@ -43,22 +43,22 @@ class BlockedFactor:
     rest: jax.Array
 
 
-def lower_solve(l11: jnp.ndarray, rhs: jnp.ndarray) -> jnp.ndarray:
+def lower_solve(l11: jnp.ndarray, rhs: jnp.ndarray, lapack: bool = True) -> jnp.ndarray:
     """Solve ``l11[i] x[i] = rhs[i]`` for lower-triangular blocks l11 (m, S, S), rhs (m, S, k).
 
-    For S = 1 (scalar first term, the common case) this is a division, which is much faster
-    than a batch of 1x1 triangular solves and compiles to fewer operations.
+    For S = 1 (scalar first term, the common case) this is a division; small S are unrolled
+    (:mod:`~interlace_jax.linalg._dense_kernels`).
     """
     if l11.shape[-1] == 1:
         return rhs / l11
-    return solve_triangular(l11, rhs, lower=True)
+    return solve_lower(l11, rhs, lapack)
 
 
-def upper_solve(l11: jnp.ndarray, rhs: jnp.ndarray) -> jnp.ndarray:
+def upper_solve(l11: jnp.ndarray, rhs: jnp.ndarray, lapack: bool = True) -> jnp.ndarray:
     """Solve ``l11[i]' x[i] = rhs[i]`` for l11 (m, S, S) lower-triangular, rhs (m, S, k)."""
     if l11.shape[-1] == 1:
         return rhs / l11
-    return solve_triangular(jnp.swapaxes(l11, 1, 2), rhs, lower=False)
+    return solve_lower_transposed(l11, rhs, lapack)
 
 
 def _scale_rows(mat: jnp.ndarray, lams: list, plan: BlockPlan) -> jnp.ndarray:
@@ -87,7 +87,7 @@ def _coupling_rows(lams: list, l11: jnp.ndarray, design, plan: BlockPlan) -> jnp
     for lam_t, b_t, first_t, lay in zip(lams[1:], design.entry_b, design.entry_first,
                                         plan.terms[1:]):
         c_t = jnp.einsum("as,eab,bc->ecs", lam_t, b_t, lam1)  # (E_t, S1, S_t)
-        c_t = lower_solve(l11[first_t], c_t)
+        c_t = lower_solve(l11[first_t], c_t, plan.lapack)
         rows.append(jnp.swapaxes(c_t, 1, 2).reshape(lay.n_entries * lay.size, s1))
     return jnp.concatenate(rows, axis=0)
 
@@ -102,15 +102,15 @@ def factorize(lams: list, design, response, plan: BlockPlan) -> BlockedFactor:
     lam1, lams_rest = lams[0], lams[1:]
     s1, q = plan.terms[0].size, plan.n_rest
     m11 = jnp.einsum("as,kab,bt->kst", lam1, design.a11, lam1) + jnp.eye(s1, dtype=lam1.dtype)
-    l11 = jnp.sqrt(m11) if s1 == 1 else jnp.linalg.cholesky(m11)
+    l11 = jnp.sqrt(m11) if s1 == 1 else cholesky(m11, plan.lapack)
     g = jnp.concatenate([design.xz1, response.yz1[:, None, :]], axis=1)  # (L1, p+1, S1)
-    first_xy = lower_solve(l11, jnp.einsum("kas,st->kta", g, lam1))  # (L1, S1, p+1)
+    first_xy = lower_solve(l11, jnp.einsum("kas,st->kta", g, lam1), plan.lapack)  # (L1, S1, p+1)
     xy_top = jnp.concatenate([design.xx, response.xy[:, None]], axis=1)
     xyxy = jnp.concatenate([xy_top, jnp.append(response.xy, response.yy)[None, :]], axis=0)
     xyxy = xyxy - jnp.einsum("ksa,ksb->ab", first_xy, first_xy)
     if q == 0:
         coupling = jnp.zeros((0, s1), dtype=lam1.dtype)
-        return BlockedFactor(l11, coupling, first_xy, jnp.linalg.cholesky(xyxy))
+        return BlockedFactor(l11, coupling, first_xy, cholesky(xyxy, plan.lapack))
     coupling = _coupling_rows(lams, l11, design, plan)
     products = jnp.sum(coupling[design.pair_a] * coupling[design.pair_b], axis=1)
     half = jax.ops.segment_sum(
@@ -127,4 +127,4 @@ def factorize(lams: list, design, response, plan: BlockPlan) -> BlockedFactor:
     zxy = jnp.concatenate([design.arx, response.yr[:, None]], axis=1)
     zxy = _scale_rows(zxy, lams_rest, plan) - zxy_update
     dense = jnp.block([[zz, zxy], [zxy.T, xyxy]])
-    return BlockedFactor(l11, coupling, first_xy, jnp.linalg.cholesky(dense))
+    return BlockedFactor(l11, coupling, first_xy, cholesky(dense, plan.lapack))

@@ -51,6 +51,9 @@ class BlockPlan:
         n_fixed: p, the number of fixed-effect columns.
         n_rest: q_rest, rows of the random-effects part of the dense rest block.
         n_pairs: number of (row, row) products in the Schur-complement update.
+        lapack: factor and solve dense blocks larger than the unrolled kernels with LAPACK
+            (True, single fits) or with jax.numpy loops (False, for vmapped batches of fits;
+            see :mod:`interlace_jax.linalg._dense_kernels`).
     """
 
     order: tuple[int, ...]
@@ -58,6 +61,7 @@ class BlockPlan:
     n_fixed: int
     n_rest: int
     n_pairs: int
+    lapack: bool = True
 
     @property
     def n_scalar_rows(self) -> int:

@@ -19,9 +19,15 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.linalg import solve_triangular
 
-from interlace_jax.linalg import BlockedFactor, BlockPlan, factorize, upper_solve
+from interlace_jax.linalg import (
+    BlockedFactor,
+    BlockPlan,
+    factorize,
+    solve_lower,
+    solve_lower_transposed,
+    upper_solve,
+)
 from interlace_jax.models._crossprod import LMMData
 from interlace_jax.terms import lambda_factor, theta_slices
 
@@ -74,7 +80,7 @@ def beta_cov_unscaled(factor: BlockedFactor, plan: BlockPlan) -> jnp.ndarray:
     """(p, p) (R_X'R_X)^{-1} from the X block of the factor; times sigma^2 it is vcov(beta)."""
     q, p = plan.n_rest, plan.n_fixed
     lxx = factor.rest[q : q + p, q : q + p]
-    inv = solve_triangular(lxx, jnp.eye(p, dtype=lxx.dtype), lower=True)
+    inv = solve_lower(lxx, jnp.eye(p, dtype=lxx.dtype), plan.lapack)
     return inv.T @ inv
 
 
@@ -123,7 +129,7 @@ def lmm_solution(theta: jnp.ndarray, data: LMMData, reml: bool) -> LMMSolution:
     factor = factor_at(theta, data)
     deviance, pwrss, logdet_z, dof = objective_from_factor(factor, data, reml)
     upper = factor.rest[: q + p, : q + p]
-    solution = solve_triangular(upper.T, factor.rest[-1, : q + p], lower=False)
+    solution = solve_lower_transposed(upper, factor.rest[-1, : q + p, None], plan.lapack)[:, 0]
     u_rest, beta = solution[:q], solution[q:]
     rhs = factor.first_xy[:, :, p] - jnp.einsum("ksp,p->ks", factor.first_xy[:, :, :p], beta)
     if q:
@@ -132,7 +138,7 @@ def lmm_solution(theta: jnp.ndarray, data: LMMData, reml: bool) -> LMMSolution:
             data.design.scalar_first,
             num_segments=plan.terms[0].n_levels,
         )
-    u_first = upper_solve(factor.l11, rhs[..., None])[..., 0]
+    u_first = upper_solve(factor.l11, rhs[..., None], plan.lapack)[..., 0]
     return LMMSolution(
         beta=beta,
         sigma=jnp.sqrt(pwrss / dof),

@@ -1,0 +1,115 @@
+"""Cholesky factors and triangular solves of small dense blocks without LAPACK.
+
+jaxlib runs a batched LAPACK kernel (``potrf``, ``trsm``, ``syevd``) by splitting the batch over
+XLA's CPU intra-op thread pool and waiting for the pieces. Under ``jax.vmap`` of a whole fit
+(many such kernels inside ``lax.while_loop``) two kernels can each occupy a pool thread while
+waiting for pieces queued behind the other, and the computation never finishes; on a 2-core
+machine this happens at a batch of 1,000 sleepstudy refits. The kernels here are plain
+``jax.numpy`` (fused elementwise work that vmap batches for free), so a batched fit never calls
+LAPACK:
+
+* sizes up to :data:`UNROLL_MAX` are unrolled at trace time (per-level blocks of vector-valued
+  terms, the fixed-effects block, Hessians of a few parameters);
+* larger blocks use a column loop (``lax.fori_loop``), chosen by the plan's ``lapack=False``
+  for batched fits; single fits keep LAPACK for them.
+
+All functions take arrays with any leading batch dimensions.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax.scipy.linalg import solve_triangular
+
+#: Largest matrix size factored or solved with trace-time unrolled loops.
+UNROLL_MAX = 8
+
+
+def _cholesky_unrolled(a: jnp.ndarray) -> jnp.ndarray:
+    n = a.shape[-1]
+    cols = []
+    for j in range(n):
+        v = a[..., :, j]
+        for k in range(j):
+            v = v - cols[k] * cols[k][..., j : j + 1]
+        d = jnp.sqrt(v[..., j : j + 1])
+        mask = jnp.arange(n) >= j
+        cols.append(jnp.where(mask, v / d, 0.0))
+    return jnp.stack(cols, axis=-1)
+
+
+def _cholesky_loop(a: jnp.ndarray) -> jnp.ndarray:
+    n = a.shape[-1]
+    idx = jnp.arange(n)
+
+    def column(j, low):
+        v = a[..., :, j] - jnp.einsum("...ik,...k->...i", low, low[..., j, :])
+        d = jnp.sqrt(jnp.take(v, j, axis=-1))[..., None]
+        col = jnp.where(idx > j, v / d, jnp.where(idx == j, d, 0.0))
+        return low.at[..., :, j].set(col)
+
+    return jax.lax.fori_loop(0, n, column, jnp.zeros_like(a))
+
+
+def cholesky(a: jnp.ndarray, lapack: bool = True) -> jnp.ndarray:
+    """Lower Cholesky factor of a (..., n, n); NaN where a is not positive definite.
+
+    Unrolled for n <= UNROLL_MAX; above it LAPACK when ``lapack`` else a column loop.
+    """
+    n = a.shape[-1]
+    if n <= UNROLL_MAX:
+        return _cholesky_unrolled(a)
+    return jnp.linalg.cholesky(a) if lapack else _cholesky_loop(a)
+
+
+def _forward(low: jnp.ndarray, b: jnp.ndarray) -> jnp.ndarray:
+    """Unrolled solve of low x = b, low (..., n, n) lower, b (..., n, k)."""
+    rows = []
+    for i in range(low.shape[-1]):
+        r = b[..., i, :]
+        for k in range(i):
+            r = r - low[..., i, k : k + 1] * rows[k]
+        rows.append(r / low[..., i, i : i + 1])
+    return jnp.stack(rows, axis=-2)
+
+
+def _backward(low: jnp.ndarray, b: jnp.ndarray) -> jnp.ndarray:
+    """Unrolled solve of low' x = b, low (..., n, n) lower, b (..., n, k)."""
+    n = low.shape[-1]
+    rows = [None] * n
+    for i in reversed(range(n)):
+        r = b[..., i, :]
+        for k in range(i + 1, n):
+            r = r - low[..., k, i : i + 1] * rows[k]
+        rows[i] = r / low[..., i, i : i + 1]
+    return jnp.stack(rows, axis=-2)
+
+
+def _substitute_loop(low: jnp.ndarray, b: jnp.ndarray, transpose: bool) -> jnp.ndarray:
+    """Row loop solving low x = b (or low' x = b), low (n, n) lower, b (n, k)."""
+    n = low.shape[-1]
+    tri = jnp.swapaxes(low, -1, -2) if transpose else low
+
+    def row(step, x):
+        i = n - 1 - step if transpose else step
+        r = jnp.take(b, i, axis=-2) - jnp.einsum("...k,...km->...m", jnp.take(tri, i, axis=-2), x)
+        return x.at[..., i, :].set(r / jnp.take(jnp.take(tri, i, axis=-2), i, axis=-1)[..., None])
+
+    return jax.lax.fori_loop(0, n, row, jnp.zeros_like(b))
+
+
+def solve_lower(low: jnp.ndarray, b: jnp.ndarray, lapack: bool = True) -> jnp.ndarray:
+    """x with ``low x = b`` for low (..., n, n) lower triangular and b (..., n, k)."""
+    if low.shape[-1] <= UNROLL_MAX:
+        return _forward(low, b)
+    return solve_triangular(low, b, lower=True) if lapack else _substitute_loop(low, b, False)
+
+
+def solve_lower_transposed(low: jnp.ndarray, b: jnp.ndarray, lapack: bool = True) -> jnp.ndarray:
+    """x with ``low' x = b`` for low (..., n, n) lower triangular and b (..., n, k)."""
+    if low.shape[-1] <= UNROLL_MAX:
+        return _backward(low, b)
+    if lapack:
+        return solve_triangular(jnp.swapaxes(low, -1, -2), b, lower=False)
+    return _substitute_loop(low, b, True)
