@@ -13,6 +13,13 @@ from interlace_jax.models._lmm_derivatives import (
     lmm_derivatives,
     lmm_derivatives_fd,
 )
+from interlace_jax.models._response_map import (
+    ResponseMap,
+    effects_from_spherical,
+    linear_predictor,
+    response_map,
+    response_products_of,
+)
 from interlace_jax.models._lmm import (
     LMMSolution,
     deviance_parts,
@@ -27,15 +34,20 @@ __all__ = [
     "LMMData",
     "LMMDerivatives",
     "LMMSolution",
+    "ResponseMap",
     "ResponseProducts",
     "design_products",
+    "effects_from_spherical",
     "deviance_parts",
     "factor_at",
     "lmm_data",
     "lmm_derivatives",
     "lmm_derivatives_fd",
     "lmm_deviance",
+    "linear_predictor",
     "lmm_solution",
+    "response_map",
     "response_products",
+    "response_products_of",
     "split_theta",
 ]
