@@ -3,6 +3,6 @@
 The only package that imports narwhals.
 """
 
-from ._frame import Columns, to_columns
+from ._frame import Columns, to_columns, with_columns, with_group_count
 
-__all__ = ["Columns", "to_columns"]
+__all__ = ["Columns", "to_columns", "with_columns", "with_group_count"]

@@ -186,3 +186,35 @@ def _codes(values: np.ndarray, categories: list | None) -> tuple[np.ndarray, tup
 def _plain(value: Any) -> Any:
     """A NumPy scalar as the equivalent Python scalar, so levels compare and print plainly."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+def with_columns(data: Any, columns: Mapping[str, np.ndarray]) -> Any:
+    """``data`` (same backend) with the given float columns (n_rows,) added or replaced."""
+    frame = _as_frame(data)
+    n = len(frame)
+    series = []
+    for name, values in columns.items():
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != (n,):
+            raise DataError(f"column {name!r} needs {n} values, got shape {values.shape}")
+        series.append(nw.new_series(name, values, nw.Float64(), backend=frame.implementation))
+    return frame.with_columns(*series).to_native()
+
+
+def with_group_count(data: Any, group: str, count: int) -> Any:
+    """``data`` with the rows of its first ``count`` levels of ``group`` (in order of first
+    appearance) -- or, when ``count`` exceeds the number of levels, the rows of level
+    ``k mod L`` copied for the k-th new level -- and ``group`` renamed ``"<group>_<k>"``."""
+    frame = _as_frame(data)
+    _check_present(frame, [group])
+    codes, uniq = pd.factorize(np.asarray(frame[group].to_numpy(), dtype=object))
+    parts, labels = [], []
+    for k in range(int(count)):
+        rows = np.flatnonzero(codes == k % len(uniq))
+        parts.append(rows)
+        labels += [f"{group}_{k + 1}"] * rows.size
+    rows = np.concatenate(parts)
+    out = frame[rows.tolist()]
+    label = nw.new_series(group, np.asarray(labels, dtype=object), nw.String(),
+                          backend=frame.implementation)
+    return out.with_columns(label).to_native()
