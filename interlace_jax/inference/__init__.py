@@ -1,5 +1,6 @@
 """Inference for fitted models from exact derivatives."""
 
+from interlace_jax.inference._condvar import ConditionalCovariance
 from interlace_jax.inference._satterthwaite import satterthwaite_df, varpar_covariance
 
-__all__ = ["satterthwaite_df", "varpar_covariance"]
+__all__ = ["ConditionalCovariance", "satterthwaite_df", "varpar_covariance"]

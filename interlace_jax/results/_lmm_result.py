@@ -11,6 +11,7 @@ from scipy import stats
 
 from interlace_jax._errors import DataError, ModelError
 from interlace_jax.formula import ModelFrame, model_matrices_for
+from interlace_jax.inference import ConditionalCovariance
 from interlace_jax.models import LMMData
 from interlace_jax.optim import Status, ThetaFit
 from interlace_jax.results._varcorr import TermCovariance, term_covariances, varcorr_frame
@@ -159,6 +160,42 @@ class LMMResult:
                 out[term.group] = prev.join(frame)
             else:
                 out[term.group] = frame
+        return out
+
+    @cached_property
+    def random_effects_cov(self) -> dict[str, np.ndarray]:
+        """Conditional covariances of the random effects (lme4's ``condVar``/``postVar``).
+
+        Per grouping factor an array (n_levels, S, S), levels and effects in the order of
+        ``random_effects[group]``'s rows and columns: ``Var(b_level | y)`` with beta and the
+        variance parameters at their estimates, on the scale of ``sigma^2`` (lme4's
+        ``attr(ranef(m, condVar = TRUE)[[g]], "postVar")``). For a factor with several terms
+        (``||``) the blocks between the terms are included; lme4 gives only the per-term
+        blocks on the diagonal. See :mod:`interlace_jax.inference._condvar` for the cost.
+        """
+        cond = ConditionalCovariance(self.theta, self._data, self.sigma)
+        by_group: dict[str, list[int]] = {}
+        for t, term in enumerate(self._terms):
+            by_group.setdefault(term.group, []).append(t)
+        out = {}
+        for group, idx in by_group.items():
+            sizes = [self._terms[t].size for t in idx]
+            offsets = np.concatenate([[0], np.cumsum(sizes)])
+            cov = np.empty((self._terms[idx[0]].n_levels, offsets[-1], offsets[-1]))
+            for a, t in enumerate(idx):
+                for b, s in enumerate(idx):
+                    cov[:, offsets[a]:offsets[a + 1], offsets[b]:offsets[b + 1]] = cond.block(t, s)
+            out[group] = cov
+        return out
+
+    @property
+    def random_effects_se(self) -> dict[str, pd.DataFrame]:
+        """Conditional standard deviations of the random effects, shaped as ``random_effects``
+        (lme4's ``condsd`` of ``as.data.frame(ranef(m, condVar = TRUE))``)."""
+        out = {}
+        for group, frame in self.random_effects.items():
+            sd = np.sqrt(np.diagonal(self.random_effects_cov[group], axis1=1, axis2=2))
+            out[group] = pd.DataFrame(sd, index=frame.index, columns=frame.columns)
         return out
 
     @cached_property
