@@ -19,17 +19,19 @@ from interlace_jax._errors import (
 )
 from interlace_jax._x64 import x64
 from interlace_jax.api import fit, lmer
-from interlace_jax.results import LMMResult
+from interlace_jax.results import AnovaTable, LMMResult, anova
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AnovaTable",
     "ConvergenceWarning",
     "DataError",
     "FormulaError",
     "InterlaceError",
     "LMMResult",
     "ModelError",
+    "anova",
     "datasets",
     "enable_compilation_cache",
     "fit",

@@ -1,6 +1,13 @@
 """Inference for fitted models from exact derivatives."""
 
 from interlace_jax.inference._condvar import ConditionalCovariance
+from interlace_jax.inference._lrt import LikelihoodRatioTable, likelihood_ratio_table
 from interlace_jax.inference._satterthwaite import satterthwaite_df, varpar_covariance
 
-__all__ = ["ConditionalCovariance", "satterthwaite_df", "varpar_covariance"]
+__all__ = [
+    "ConditionalCovariance",
+    "LikelihoodRatioTable",
+    "likelihood_ratio_table",
+    "satterthwaite_df",
+    "varpar_covariance",
+]

@@ -56,6 +56,7 @@ class LMMResult:
         self.data_name = data_name
         self._solution = theta_fit.solution
         self._df_values = df_values
+        self._ml_refit: LMMResult | None = None
 
     # ----- parameters -----------------------------------------------------------------
     @property
@@ -351,6 +352,14 @@ class LMMResult:
                     )
         return self._linear_predictor(design.X, design.offset, [t.refs for t in ordered],
                                       [t.z for t in ordered], include_re)
+
+    def refit_ml(self) -> "LMMResult":
+        """The same model fitted by ML (lme4's ``refitML``); an ML fit returns itself."""
+        if self._ml_refit is None:
+            from interlace_jax.api import refit_ml
+
+            self._ml_refit = refit_ml(self)
+        return self._ml_refit
 
     def summary(self):
         """lme4-style summary (an object whose ``str()`` is the printed table)."""
