@@ -19,6 +19,7 @@ from interlace_jax.models._lmm import (
     factor_at,
     lmm_deviance,
     lmm_solution,
+    objective_from_factor,
     split_theta,
 )
 
@@ -36,6 +37,7 @@ __all__ = [
     "lmm_derivatives_fd",
     "lmm_deviance",
     "lmm_solution",
+    "objective_from_factor",
     "response_products",
     "split_theta",
 ]

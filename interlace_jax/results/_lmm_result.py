@@ -56,6 +56,7 @@ class LMMResult:
         self.data_name = data_name
         self._solution = theta_fit.solution
         self._df_values = df_values
+        self._profiles: dict[float, pd.DataFrame] = {}
         self._ml_refit: LMMResult | None = None
 
     # ----- parameters -----------------------------------------------------------------
@@ -119,13 +120,46 @@ class LMMResult:
             np.isinf(df), 1.0, df)))
         return pd.Series(p, index=self.fe_params.index, name="pvalues")
 
-    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Wald intervals for the fixed effects using the t (or normal) quantile of fe_df."""
+    def conf_int(self, alpha: float = 0.05, method: str = "wald",
+                 level: float | None = None) -> pd.DataFrame:
+        """Confidence intervals at ``level`` (default ``1 - alpha``).
+
+        Args:
+            alpha: 1 - level, statsmodels' argument (ignored when ``level`` is given).
+            method: ``"wald"`` (default): fixed effects only, estimate -/+ the t quantile on
+                ``fe_df`` (the normal quantile for ``df_method="normal"``) times the SE;
+                columns 0 and 1, as statsmodels.
+                ``"profile"``: profile-likelihood intervals of every parameter, lme4's
+                ``confint(m, method = "profile")``: rows ``.sig01``, ... (random-effects SDs
+                and correlations in theta's order), ``.sigma``, then the fixed effects (their
+                ``fe_params`` names); columns as lme4 (``"2.5 %"``, ``"97.5 %"``). The
+                criterion is the ML deviance, also for REML fits, which are refitted by ML
+                first, as lme4 does; ``attrs`` records this, the ML estimates and lme4's
+                descriptive names (``sd_(Intercept)|Subject``); see
+                :func:`interlace_jax.results._profile_table.profile_frame`.
+            level: confidence level in (0, 1).
+        """
+        level = _check_level(alpha, level)
+        method = str(method).lower()
+        if method == "profile":
+            if level not in self._profiles:
+                from interlace_jax.results._profile_table import profile_frame
+
+                self._profiles[level] = profile_frame(self, level)
+            return self._profiles[level].copy()
+        if method in ("boot", "bootstrap"):
+            raise ModelError("conf_int(method='boot') is not available yet; "
+                             "use method='profile' or 'wald'")
+        if method != "wald":
+            raise ModelError(f"unknown conf_int method {method!r}; choose 'wald' or 'profile'")
         df = self.fe_df.to_numpy()
-        q = np.where(np.isinf(df), stats.norm.ppf(1 - alpha / 2),
-                     stats.t.ppf(1 - alpha / 2, np.where(np.isinf(df), 1.0, df)))
+        upper = 0.5 * (1.0 + level)
+        q = np.where(np.isinf(df), stats.norm.ppf(upper),
+                     stats.t.ppf(upper, np.where(np.isinf(df), 1.0, df)))
         est, se = self.fe_params.to_numpy(), self.bse.to_numpy()
-        return pd.DataFrame({0: est - q * se, 1: est + q * se}, index=self.fe_params.index)
+        out = pd.DataFrame({0: est - q * se, 1: est + q * se}, index=self.fe_params.index)
+        out.attrs.update(method="wald", level=level)
+        return out
 
     # ----- random effects ---------------------------------------------------------------
     @cached_property
@@ -372,6 +406,14 @@ class LMMResult:
 
     def __str__(self) -> str:
         return str(self.summary())
+
+
+def _check_level(alpha: float, level: float | None) -> float:
+    """The confidence level from ``level`` or ``1 - alpha``, checked to lie in (0, 1)."""
+    level = 1.0 - float(alpha) if level is None else float(level)
+    if not 0.0 < level < 1.0:
+        raise ModelError(f"the confidence level must be in (0, 1), got {level!r}")
+    return level
 
 
 def check_df_method(df_method: str) -> str:
