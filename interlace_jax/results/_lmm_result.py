@@ -14,6 +14,8 @@ from interlace_jax.formula import ModelFrame, model_matrices_for
 from interlace_jax.inference import ConditionalCovariance
 from interlace_jax.models import LMMData
 from interlace_jax.optim import Status, ThetaFit
+from interlace_jax.results._convergence import ConvergenceCheck, convergence_check
+from interlace_jax.results._names import variance_parameter_names
 from interlace_jax.results._varcorr import TermCovariance, term_covariances, varcorr_frame
 from interlace_jax.terms import ReTerm, diagonal_mask, lambda_blocks
 
@@ -242,7 +244,8 @@ class LMMResult:
 
     @property
     def varcorr(self) -> pd.DataFrame:
-        """lme4's ``as.data.frame(VarCorr(m))``: grp, var1, var2, vcov, sdcor."""
+        """lme4's ``as.data.frame(VarCorr(m))``: grp, var1, var2, vcov, sdcor (see also
+        :class:`interlace_jax.VarCorr` for the printed table)."""
         return varcorr_frame(self._covariances, self.sigma)
 
     @property
@@ -325,6 +328,18 @@ class LMMResult:
         return bool(np.any(np.abs(self.theta[diag]) < 1e-4))
 
     @property
+    def theta_names(self) -> tuple[str, ...]:
+        """lme4's names of theta (``getME(m, "theta")``), e.g. ``Subject.Days.(Intercept)``."""
+        names = variance_parameter_names([t.group for t in self._terms],
+                                         [t.z_names for t in self._terms])
+        return names.theta
+
+    def check_convergence(self) -> ConvergenceCheck:
+        """The convergence diagnostics: gradient, scaled gradient, Hessian eigenvalues,
+        parameters at the boundary, optimizer status and messages (printable)."""
+        return convergence_check(self, self.theta_names)
+
+    @property
     def convergence_messages(self) -> tuple[str, ...]:
         msgs = list(self.theta_fit.report.messages)
         if self.theta_fit.status != Status.CONVERGED:
@@ -394,6 +409,30 @@ class LMMResult:
 
             self._ml_refit = refit_ml(self)
         return self._ml_refit
+
+    def tidy(self, effects=("fixed", "ran_pars"), conf_int: bool = False,
+             conf_level: float = 0.95, conf_method: str = "wald") -> pd.DataFrame:
+        """broom.mixed's ``tidy(m)``: one row per fixed effect, then per variance parameter.
+
+        Columns effect, group, term, estimate, std.error, statistic, df, p.value (the fixed
+        effects' t tests under ``df_method``; NaN for ``ran_pars``), plus conf.low, conf.high
+        when ``conf_int``. Terms use lme4's names: ``(Intercept)``; ``sd__(Intercept)``,
+        ``cor__(Intercept).Days``, ``sd__Observation`` (group ``Residual``). Intervals come
+        from :meth:`conf_int` with ``conf_method``: ``"wald"`` gives the fixed effects' t
+        intervals (as broom.mixed for lmerTest fits) and NaN for ``ran_pars``; ``"profile"``
+        gives profile intervals for all rows.
+        """
+        from interlace_jax.results._tidy import tidy_frame
+
+        return tidy_frame(self, effects, conf_int, conf_level, conf_method)
+
+    def glance(self) -> pd.DataFrame:
+        """broom.mixed's ``glance(m)``: nobs, sigma, logLik, AIC, BIC, the criterion
+        (``REMLcrit`` for REML fits, ``deviance`` for ML fits, as broom.mixed) and df.residual
+        (nobs minus the number of parameters)."""
+        from interlace_jax.results._tidy import glance_frame
+
+        return glance_frame(self)
 
     def summary(self):
         """lme4-style summary (an object whose ``str()`` is the printed table)."""
