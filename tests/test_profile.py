@@ -12,7 +12,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, load_reference, reference_data
+from conftest import FIXTURES
 from helpers import dense_z_lambda
 from scipy import optimize, stats
 
@@ -26,19 +26,10 @@ def _interval_ref(case: str) -> dict:
     return json.loads((FIXTURES / "intervals" / f"{case}.json").read_text())
 
 
-@pytest.fixture(scope="module")
-def fitted():
-    """case -> fitted model (cached: profiling reuses the fit and its ML refit)."""
-    cache = {}
-
-    def get(case):
-        if case not in cache:
-            ref = _interval_ref(case)
-            data = reference_data(load_reference(case))
-            cache[case] = ij.fit(ref["formula"], data, method="REML" if ref["REML"] else "ML")
-        return cache[case]
-
-    return get
+@pytest.fixture
+def fitted(lme4_fit):
+    """case -> the session's fitted model of that case (profiles are cached on it)."""
+    return lambda case: lme4_fit(case)[0]
 
 
 def _check_against(ci, block):
