@@ -19,17 +19,21 @@ from interlace_jax._errors import (
 )
 from interlace_jax._x64 import x64
 from interlace_jax.api import fit, lmer
-from interlace_jax.results import LMMResult
+from interlace_jax.results import AnovaTable, ConvergenceCheck, LMMResult, VarCorr, anova
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AnovaTable",
+    "ConvergenceCheck",
     "ConvergenceWarning",
     "DataError",
     "FormulaError",
     "InterlaceError",
     "LMMResult",
     "ModelError",
+    "VarCorr",
+    "anova",
     "datasets",
     "enable_compilation_cache",
     "fit",

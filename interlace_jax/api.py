@@ -121,5 +121,30 @@ def fit(
     return result
 
 
+def refit_ml(result: LMMResult) -> LMMResult:
+    """The same model fitted by ML (lme4's ``refitML``), starting from the fit's theta.
+
+    ML fits are returned as they are. Used by :func:`interlace_jax.anova` and by profile
+    intervals, which compare and profile ML likelihoods.
+    """
+    if not result.reml:
+        return result
+    with x64():
+        theta_fit = fit_theta(result._data, reml=False, theta0=result.theta,
+                              optimizer=result.theta_fit.optimizer)
+    df_values = _satterthwaite(theta_fit) if result.df_method == "satterthwaite" else None
+    refit = LMMResult(
+        formula=result.formula, frame=result.frame, data=result._data, terms=result._terms,
+        theta_fit=theta_fit, reml=False, df_method=result.df_method,
+        data_name=result.data_name, df_values=df_values,
+    )
+    if not refit.converged:
+        warnings.warn(
+            "ML refit: " + "; ".join(m for m in refit.convergence_messages if "singular" not in m),
+            ConvergenceWarning, stacklevel=3,
+        )
+    return refit
+
+
 lmer = partial(fit)
 lmer.__doc__ = "Alias of :func:`fit` under lme4's name."

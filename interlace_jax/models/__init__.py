@@ -26,6 +26,7 @@ from interlace_jax.models._lmm import (
     factor_at,
     lmm_deviance,
     lmm_solution,
+    objective_from_factor,
     split_theta,
 )
 
@@ -46,6 +47,7 @@ __all__ = [
     "lmm_deviance",
     "linear_predictor",
     "lmm_solution",
+    "objective_from_factor",
     "response_map",
     "response_products",
     "response_products_of",

@@ -1,6 +1,18 @@
 """Fitted-model results and their printing."""
 
+from interlace_jax.results._anova import AnovaTable, anova
+from interlace_jax.results._convergence import ConvergenceCheck
 from interlace_jax.results._lmm_result import DF_METHODS, LMMResult, check_df_method
 from interlace_jax.results._summary import LMMSummary
+from interlace_jax.results._varcorr_table import VarCorr
 
-__all__ = ["DF_METHODS", "LMMResult", "LMMSummary", "check_df_method"]
+__all__ = [
+    "DF_METHODS",
+    "AnovaTable",
+    "ConvergenceCheck",
+    "LMMResult",
+    "LMMSummary",
+    "VarCorr",
+    "anova",
+    "check_df_method",
+]

@@ -46,13 +46,13 @@ def zapsmall(values, digits: int = 5) -> np.ndarray:
     return np.round(values, max(0, digits - int(math.ceil(math.log10(largest)))))
 
 
-def format_pvalue(p: float) -> str:
-    """R's format.pval at 3 significant digits with eps 2e-16."""
+def format_pvalue(p: float, digits: int = 3) -> str:
+    """R's format.pval at ``digits`` significant digits with eps 2e-16."""
     if not math.isfinite(p):
         return "NaN"
     if p < 2.2e-16:
         return "< 2e-16"
-    return f"{p:.3g}" if p >= 1e-4 else f"{p:.2e}"
+    return f"{p:.{digits}g}" if p >= 1e-4 else f"{p:.{digits - 1}e}"
 
 
 def table(header: list[str], rows: list[list[str]], *, left: int = 1) -> str:

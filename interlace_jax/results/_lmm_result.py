@@ -11,8 +11,11 @@ from scipy import stats
 
 from interlace_jax._errors import DataError, ModelError
 from interlace_jax.formula import ModelFrame, model_matrices_for
+from interlace_jax.inference import ConditionalCovariance
 from interlace_jax.models import LMMData
 from interlace_jax.optim import Status, ThetaFit
+from interlace_jax.results._convergence import ConvergenceCheck, convergence_check
+from interlace_jax.results._names import variance_parameter_names
 from interlace_jax.results._varcorr import TermCovariance, term_covariances, varcorr_frame
 from interlace_jax.terms import ReTerm, diagonal_mask, lambda_blocks
 
@@ -55,6 +58,8 @@ class LMMResult:
         self.data_name = data_name
         self._solution = theta_fit.solution
         self._df_values = df_values
+        self._profiles: dict[float, pd.DataFrame] = {}
+        self._ml_refit: LMMResult | None = None
 
     # ----- parameters -----------------------------------------------------------------
     @property
@@ -117,13 +122,46 @@ class LMMResult:
             np.isinf(df), 1.0, df)))
         return pd.Series(p, index=self.fe_params.index, name="pvalues")
 
-    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Wald intervals for the fixed effects using the t (or normal) quantile of fe_df."""
+    def conf_int(self, alpha: float = 0.05, method: str = "wald",
+                 level: float | None = None) -> pd.DataFrame:
+        """Confidence intervals at ``level`` (default ``1 - alpha``).
+
+        Args:
+            alpha: 1 - level, statsmodels' argument (ignored when ``level`` is given).
+            method: ``"wald"`` (default): fixed effects only, estimate -/+ the t quantile on
+                ``fe_df`` (the normal quantile for ``df_method="normal"``) times the SE;
+                columns 0 and 1, as statsmodels.
+                ``"profile"``: profile-likelihood intervals of every parameter, lme4's
+                ``confint(m, method = "profile")``: rows ``.sig01``, ... (random-effects SDs
+                and correlations in theta's order), ``.sigma``, then the fixed effects (their
+                ``fe_params`` names); columns as lme4 (``"2.5 %"``, ``"97.5 %"``). The
+                criterion is the ML deviance, also for REML fits, which are refitted by ML
+                first, as lme4 does; ``attrs`` records this, the ML estimates and lme4's
+                descriptive names (``sd_(Intercept)|Subject``); see
+                :func:`interlace_jax.results._profile_table.profile_frame`.
+            level: confidence level in (0, 1).
+        """
+        level = _check_level(alpha, level)
+        method = str(method).lower()
+        if method == "profile":
+            if level not in self._profiles:
+                from interlace_jax.results._profile_table import profile_frame
+
+                self._profiles[level] = profile_frame(self, level)
+            return self._profiles[level].copy()
+        if method in ("boot", "bootstrap"):
+            raise ModelError("conf_int(method='boot') is not available yet; "
+                             "use method='profile' or 'wald'")
+        if method != "wald":
+            raise ModelError(f"unknown conf_int method {method!r}; choose 'wald' or 'profile'")
         df = self.fe_df.to_numpy()
-        q = np.where(np.isinf(df), stats.norm.ppf(1 - alpha / 2),
-                     stats.t.ppf(1 - alpha / 2, np.where(np.isinf(df), 1.0, df)))
+        upper = 0.5 * (1.0 + level)
+        q = np.where(np.isinf(df), stats.norm.ppf(upper),
+                     stats.t.ppf(upper, np.where(np.isinf(df), 1.0, df)))
         est, se = self.fe_params.to_numpy(), self.bse.to_numpy()
-        return pd.DataFrame({0: est - q * se, 1: est + q * se}, index=self.fe_params.index)
+        out = pd.DataFrame({0: est - q * se, 1: est + q * se}, index=self.fe_params.index)
+        out.attrs.update(method="wald", level=level)
+        return out
 
     # ----- random effects ---------------------------------------------------------------
     @cached_property
@@ -162,6 +200,42 @@ class LMMResult:
         return out
 
     @cached_property
+    def random_effects_cov(self) -> dict[str, np.ndarray]:
+        """Conditional covariances of the random effects (lme4's ``condVar``/``postVar``).
+
+        Per grouping factor an array (n_levels, S, S), levels and effects in the order of
+        ``random_effects[group]``'s rows and columns: ``Var(b_level | y)`` with beta and the
+        variance parameters at their estimates, on the scale of ``sigma^2`` (lme4's
+        ``attr(ranef(m, condVar = TRUE)[[g]], "postVar")``). For a factor with several terms
+        (``||``) the blocks between the terms are included; lme4 gives only the per-term
+        blocks on the diagonal. See :mod:`interlace_jax.inference._condvar` for the cost.
+        """
+        cond = ConditionalCovariance(self.theta, self._data, self.sigma)
+        by_group: dict[str, list[int]] = {}
+        for t, term in enumerate(self._terms):
+            by_group.setdefault(term.group, []).append(t)
+        out = {}
+        for group, idx in by_group.items():
+            sizes = [self._terms[t].size for t in idx]
+            offsets = np.concatenate([[0], np.cumsum(sizes)])
+            cov = np.empty((self._terms[idx[0]].n_levels, offsets[-1], offsets[-1]))
+            for a, t in enumerate(idx):
+                for b, s in enumerate(idx):
+                    cov[:, offsets[a]:offsets[a + 1], offsets[b]:offsets[b + 1]] = cond.block(t, s)
+            out[group] = cov
+        return out
+
+    @property
+    def random_effects_se(self) -> dict[str, pd.DataFrame]:
+        """Conditional standard deviations of the random effects, shaped as ``random_effects``
+        (lme4's ``condsd`` of ``as.data.frame(ranef(m, condVar = TRUE))``)."""
+        out = {}
+        for group, frame in self.random_effects.items():
+            sd = np.sqrt(np.diagonal(self.random_effects_cov[group], axis1=1, axis2=2))
+            out[group] = pd.DataFrame(sd, index=frame.index, columns=frame.columns)
+        return out
+
+    @cached_property
     def _covariances(self) -> list[TermCovariance]:
         return term_covariances(
             self.theta, self.sigma, [t.group for t in self._terms],
@@ -170,7 +244,8 @@ class LMMResult:
 
     @property
     def varcorr(self) -> pd.DataFrame:
-        """lme4's ``as.data.frame(VarCorr(m))``: grp, var1, var2, vcov, sdcor."""
+        """lme4's ``as.data.frame(VarCorr(m))``: grp, var1, var2, vcov, sdcor (see also
+        :class:`interlace_jax.VarCorr` for the printed table)."""
         return varcorr_frame(self._covariances, self.sigma)
 
     @property
@@ -253,6 +328,18 @@ class LMMResult:
         return bool(np.any(np.abs(self.theta[diag]) < 1e-4))
 
     @property
+    def theta_names(self) -> tuple[str, ...]:
+        """lme4's names of theta (``getME(m, "theta")``), e.g. ``Subject.Days.(Intercept)``."""
+        names = variance_parameter_names([t.group for t in self._terms],
+                                         [t.z_names for t in self._terms])
+        return names.theta
+
+    def check_convergence(self) -> ConvergenceCheck:
+        """The convergence diagnostics: gradient, scaled gradient, Hessian eigenvalues,
+        parameters at the boundary, optimizer status and messages (printable)."""
+        return convergence_check(self, self.theta_names)
+
+    @property
     def convergence_messages(self) -> tuple[str, ...]:
         msgs = list(self.theta_fit.report.messages)
         if self.theta_fit.status != Status.CONVERGED:
@@ -315,6 +402,38 @@ class LMMResult:
         return self._linear_predictor(design.X, design.offset, [t.refs for t in ordered],
                                       [t.z for t in ordered], include_re)
 
+    def refit_ml(self) -> "LMMResult":
+        """The same model fitted by ML (lme4's ``refitML``); an ML fit returns itself."""
+        if self._ml_refit is None:
+            from interlace_jax.api import refit_ml
+
+            self._ml_refit = refit_ml(self)
+        return self._ml_refit
+
+    def tidy(self, effects=("fixed", "ran_pars"), conf_int: bool = False,
+             conf_level: float = 0.95, conf_method: str = "wald") -> pd.DataFrame:
+        """broom.mixed's ``tidy(m)``: one row per fixed effect, then per variance parameter.
+
+        Columns effect, group, term, estimate, std.error, statistic, df, p.value (the fixed
+        effects' t tests under ``df_method``; NaN for ``ran_pars``), plus conf.low, conf.high
+        when ``conf_int``. Terms use lme4's names: ``(Intercept)``; ``sd__(Intercept)``,
+        ``cor__(Intercept).Days``, ``sd__Observation`` (group ``Residual``). Intervals come
+        from :meth:`conf_int` with ``conf_method``: ``"wald"`` gives the fixed effects' t
+        intervals (as broom.mixed for lmerTest fits) and NaN for ``ran_pars``; ``"profile"``
+        gives profile intervals for all rows.
+        """
+        from interlace_jax.results._tidy import tidy_frame
+
+        return tidy_frame(self, effects, conf_int, conf_level, conf_method)
+
+    def glance(self) -> pd.DataFrame:
+        """broom.mixed's ``glance(m)``: nobs, sigma, logLik, AIC, BIC, the criterion
+        (``REMLcrit`` for REML fits, ``deviance`` for ML fits, as broom.mixed) and df.residual
+        (nobs minus the number of parameters)."""
+        from interlace_jax.results._tidy import glance_frame
+
+        return glance_frame(self)
+
     def summary(self):
         """lme4-style summary (an object whose ``str()`` is the printed table)."""
         from interlace_jax.results._summary import LMMSummary
@@ -326,6 +445,14 @@ class LMMResult:
 
     def __str__(self) -> str:
         return str(self.summary())
+
+
+def _check_level(alpha: float, level: float | None) -> float:
+    """The confidence level from ``level`` or ``1 - alpha``, checked to lie in (0, 1)."""
+    level = 1.0 - float(alpha) if level is None else float(level)
+    if not 0.0 < level < 1.0:
+        raise ModelError(f"the confidence level must be in (0, 1), got {level!r}")
+    return level
 
 
 def check_df_method(df_method: str) -> str:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from interlace_jax.results._format import format_pvalue, r_format, table, zapsmall
+from interlace_jax.results._names import group_labels
 
 
 def _random_effects_table(result) -> str:
     covs = result._covariances
     groups = [c.group for c in covs]
-    labels = iter(result_group_labels(groups))
+    labels = iter(group_labels(groups))
     show_corr = any(len(c.names) > 1 for c in covs)
     header = ["Groups", "Name", "Variance", "Std.Dev."] + (["Corr"] if show_corr else [])
     variances = [c.cov[i, i] for c in covs for i in range(len(c.names))] + [result.scale]
@@ -30,17 +31,6 @@ def _random_effects_table(result) -> str:
             k += 1
     rows.append(["Residual", "", var_txt[k], sd_txt[k]] + ([""] if show_corr else []))
     return table(header, rows, left=2)
-
-
-def result_group_labels(groups: list[str]) -> list[str]:
-    """Group labels as lme4 prints them: repeated names get ``.1``, ``.2``."""
-    seen: dict[str, int] = {}
-    out = []
-    for g in groups:
-        k = seen.get(g, 0)
-        out.append(g if k == 0 else f"{g}.{k}")
-        seen[g] = k + 1
-    return out
 
 
 def _fixed_effects_table(result) -> str:

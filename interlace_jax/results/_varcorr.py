@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from interlace_jax.results._names import group_labels
 from interlace_jax.terms import lambda_blocks
 
 
@@ -43,15 +44,19 @@ def term_covariances(theta: np.ndarray, sigma: float, groups, names, sizes) -> l
 
 
 def varcorr_frame(covs: list[TermCovariance], sigma: float):
-    """lme4's ``as.data.frame(VarCorr(m))``: columns grp, var1, var2, vcov, sdcor."""
+    """lme4's ``as.data.frame(VarCorr(m))``: columns grp, var1, var2, vcov, sdcor.
+
+    Per term the variances first, then the covariances (column by column of the lower
+    triangle); a grouping factor with several terms (``||``) is labelled ``g``, ``g.1``, ...
+    """
     import pandas as pd
 
     rows = []
-    for c in covs:
+    for c, label in zip(covs, group_labels([c.group for c in covs])):
         for i, name in enumerate(c.names):
-            rows.append((c.group, name, None, c.cov[i, i], c.sd[i]))
+            rows.append((label, name, None, c.cov[i, i], c.sd[i]))
         for j in range(len(c.names)):
             for i in range(j + 1, len(c.names)):
-                rows.append((c.group, c.names[j], c.names[i], c.cov[i, j], c.corr[i, j]))
+                rows.append((label, c.names[j], c.names[i], c.cov[i, j], c.corr[i, j]))
     rows.append(("Residual", None, None, sigma**2, sigma))
     return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
