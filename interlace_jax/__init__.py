@@ -20,23 +20,37 @@ from interlace_jax._errors import (
 from interlace_jax._x64 import x64
 from interlace_jax.api import fit, lmer
 from interlace_jax.results import AnovaTable, ConvergenceCheck, LMMResult, VarCorr, anova
+from interlace_jax.simulation import (
+    BootstrapResult,
+    ManyFits,
+    bootstrap,
+    fit_many,
+    power,
+    simulate,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AnovaTable",
+    "BootstrapResult",
     "ConvergenceCheck",
     "ConvergenceWarning",
     "DataError",
     "FormulaError",
     "InterlaceError",
     "LMMResult",
+    "ManyFits",
     "ModelError",
     "VarCorr",
     "anova",
+    "bootstrap",
     "datasets",
     "enable_compilation_cache",
     "fit",
+    "fit_many",
     "lmer",
+    "power",
+    "simulate",
     "x64",
 ]

@@ -35,8 +35,9 @@ def _direction(g: np.ndarray, h: np.ndarray, eps: float) -> np.ndarray:
 
 
 def _shifted_direction(g: jax.Array, h: jax.Array, eps: float) -> jax.Array:
-    """Newton direction on the device: solve with ``h + mu I`` for the smallest mu in
-    0, eps s, 10 eps s, 100 eps s, ... (s the largest |h_ij|) whose Cholesky factor exists.
+    """Newton direction on the device: solve with ``h`` if it is positive definite, else with
+    ``h + 2 mu I`` for the smallest mu in eps s, 10 eps s, 100 eps s, ... (s the largest
+    |h_ij|) that makes ``h + mu I`` positive definite.
 
     A descent direction like the host's saddle-free one, but free of LAPACK (an
     eigendecomposition is a batched LAPACK call under vmap; see
@@ -55,8 +56,11 @@ def _shifted_direction(g: jax.Array, h: jax.Array, eps: float) -> jax.Array:
         mu = jnp.where(mu == 0.0, eps * scale, 10.0 * mu)
         return mu, cholesky(h + mu * eye, lapack=False), k + 1
 
-    _, low, _ = jax.lax.while_loop(cond, body, (jnp.zeros_like(scale),
-                                                 cholesky(h, lapack=False), 0))
+    mu, low, _ = jax.lax.while_loop(cond, body, (jnp.zeros_like(scale),
+                                                  cholesky(h, lapack=False), 0))
+    # The first mu that works may leave h + mu I nearly singular (-lambda_min just below mu);
+    # doubling it keeps the smallest eigenvalue at least mu >= |lambda_min|.
+    low = jnp.where(mu > 0, cholesky(h + 2.0 * mu * eye, lapack=False), low)
     half = solve_lower(low, g[:, None], lapack=False)
     return -solve_lower_transposed(low, half, lapack=False)[:, 0]
 

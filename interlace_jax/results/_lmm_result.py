@@ -123,7 +123,8 @@ class LMMResult:
         return pd.Series(p, index=self.fe_params.index, name="pvalues")
 
     def conf_int(self, alpha: float = 0.05, method: str = "wald",
-                 level: float | None = None) -> pd.DataFrame:
+                 level: float | None = None, *, nsim: int = 1000,
+                 seed: int = 0) -> pd.DataFrame:
         """Confidence intervals at ``level`` (default ``1 - alpha``).
 
         Args:
@@ -139,7 +140,12 @@ class LMMResult:
                 first, as lme4 does; ``attrs`` records this, the ML estimates and lme4's
                 descriptive names (``sd_(Intercept)|Subject``); see
                 :func:`interlace_jax.results._profile_table.profile_frame`.
+                ``"boot"``: percentile intervals from a parametric bootstrap of ``nsim``
+                replicates (:func:`interlace_jax.bootstrap`, ``seed``), lme4's
+                ``confint(m, method = "boot")``; rows and columns as for "profile";
+                ``attrs`` records nsim, the number of refits that failed (left out) and seed.
             level: confidence level in (0, 1).
+            nsim, seed: bootstrap replicates and seed (``method="boot"`` only).
         """
         level = _check_level(alpha, level)
         method = str(method).lower()
@@ -150,10 +156,20 @@ class LMMResult:
                 self._profiles[level] = profile_frame(self, level)
             return self._profiles[level].copy()
         if method in ("boot", "bootstrap"):
-            raise ModelError("conf_int(method='boot') is not available yet; "
-                             "use method='profile' or 'wald'")
+            from interlace_jax.simulation import bootstrap
+
+            boot = bootstrap(self, nsim, seed=seed)
+            table = boot.conf_int(level=level)
+            names = self._variance_names
+            rows = [*names.descriptive, *self.fe_params.index]
+            out = table.loc[rows].set_axis([*names.profile, *self.fe_params.index])
+            out.attrs.update(method="boot", level=level, nsim=boot.nsim,
+                             n_failed=boot.n_failed, seed=seed,
+                             parameter_names=dict(zip(names.profile, names.descriptive)))
+            return out
         if method != "wald":
-            raise ModelError(f"unknown conf_int method {method!r}; choose 'wald' or 'profile'")
+            raise ModelError(f"unknown conf_int method {method!r}; choose 'wald', 'profile' "
+                             "or 'boot'")
         df = self.fe_df.to_numpy()
         upper = 0.5 * (1.0 + level)
         q = np.where(np.isinf(df), stats.norm.ppf(upper),
@@ -327,12 +343,16 @@ class LMMResult:
         diag = np.concatenate([diagonal_mask(t.size) for t in self._terms])
         return bool(np.any(np.abs(self.theta[diag]) < 1e-4))
 
+    @cached_property
+    def _variance_names(self):
+        """VarianceParameterNames of theta and sigma (lme4, profile and broom.mixed names)."""
+        return variance_parameter_names([t.group for t in self._terms],
+                                        [t.z_names for t in self._terms])
+
     @property
     def theta_names(self) -> tuple[str, ...]:
         """lme4's names of theta (``getME(m, "theta")``), e.g. ``Subject.Days.(Intercept)``."""
-        names = variance_parameter_names([t.group for t in self._terms],
-                                         [t.z_names for t in self._terms])
-        return names.theta
+        return self._variance_names.theta
 
     def check_convergence(self) -> ConvergenceCheck:
         """The convergence diagnostics: gradient, scaled gradient, Hessian eigenvalues,

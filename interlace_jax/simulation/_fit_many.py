@@ -1,0 +1,208 @@
+"""``fit_many``: one model structure fitted to many responses in one batched computation.
+
+The design (X, the random-effects terms, their cross-products and the block plan) is built
+once; each response only changes the small y-dependent products. All fits run as one
+``jax.vmap`` of the whole fit per chunk, then Satterthwaite's df per response come from the
+exact derivatives, as for :func:`interlace_jax.fit`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import jax
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from interlace_jax._errors import DataError, ModelError
+from interlace_jax._x64 import x64
+from interlace_jax.data import to_columns, with_columns
+from interlace_jax.formula import build_model_frame, parse_formula
+from interlace_jax.inference import satterthwaite_df, varpar_covariance
+from interlace_jax.models import LMMData, lmm_data, lmm_derivatives, response_products_of
+from interlace_jax.optim import Status, lme4_start
+from interlace_jax.simulation._chunks import run_in_chunks
+from interlace_jax.simulation._replicate import converged, device_model, refit
+from interlace_jax.terms import ReTerm, diagonal_mask
+
+_RESPONSE = "__fit_many_response__"
+
+
+def _fit_one(y, shared, *, reml: bool):
+    """Fit one response and take the derivatives Satterthwaite's df need."""
+    theta0, model = shared
+    fit = refit(y, theta0, model, reml)
+    data = LMMData(model.design, response_products_of(y - model.offset, model.rmap), model.plan)
+    return dict(theta=fit.theta, beta=fit.solution.beta, sigma=fit.solution.sigma,
+                deviance=fit.solution.deviance, status=fit.opt.status,
+                converged=converged(fit), derivatives=lmm_derivatives(fit.theta, data, reml))
+
+
+class ManyFits:
+    """Fits of one model to many responses.
+
+    Attributes:
+        responses: names of the responses (column names, or ``y0, y1, ...`` for an array).
+        params, bse, df, tvalues, pvalues: DataFrames (responses x fixed effects), df by
+            Satterthwaite's method (or residual / normal, as ``df_method``).
+        theta: DataFrame (responses x theta, lme4 order); sigma, llf: Series.
+        status: Series of optimizer Status names; converged, singular: bool Series.
+        method: "REML" or "ML".
+    """
+
+    def __init__(self, responses, names, out, df, method, nobs):
+        self.responses = list(responses)
+        self.method, self.nobs = method, nobs
+        idx = pd.Index(self.responses, name="response")
+        self.params = pd.DataFrame(out["beta"], index=idx, columns=names)
+        cov = out["sigma"][:, None, None] ** 2 * out["derivatives"].cov_unscaled
+        self.bse = pd.DataFrame(np.sqrt(np.diagonal(cov, axis1=1, axis2=2)), index=idx,
+                                columns=names)
+        self.df = pd.DataFrame(df, index=idx, columns=names)
+        self.tvalues = self.params / self.bse
+        t = np.abs(self.tvalues.to_numpy())
+        finite = np.isfinite(df)
+        p = np.where(finite, 2 * stats.t.sf(t, np.where(finite, df, 1.0)), 2 * stats.norm.sf(t))
+        self.pvalues = pd.DataFrame(p, index=idx, columns=names)
+        self.theta = pd.DataFrame(out["theta"], index=idx)
+        self.sigma = pd.Series(out["sigma"], index=idx, name="sigma")
+        self.llf = pd.Series(-0.5 * out["deviance"], index=idx, name="llf")
+        self.status = pd.Series([Status(int(s)).name for s in out["status"]], index=idx,
+                                name="status")
+        self.converged = pd.Series(out["converged"].astype(bool), index=idx, name="converged")
+        self.singular = pd.Series(out["singular"], index=idx, name="singular")
+
+    @property
+    def n_failed(self) -> int:
+        return int((~self.converged).sum())
+
+    @property
+    def n_singular(self) -> int:
+        return int(self.singular.sum())
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per response and fixed effect: response, term, estimate, std.error, df,
+        statistic, p.value, converged, singular (broom's column names)."""
+        long = {k: getattr(self, a).stack() for k, a in
+                [("estimate", "params"), ("std.error", "bse"), ("df", "df"),
+                 ("statistic", "tvalues"), ("p.value", "pvalues")]}
+        out = pd.DataFrame(long).rename_axis(["response", "term"]).reset_index()
+        out["converged"] = self.converged.reindex(out["response"]).to_numpy()
+        out["singular"] = self.singular.reindex(out["response"]).to_numpy()
+        return out
+
+    def __repr__(self) -> str:
+        return (f"<ManyFits {self.method}: {len(self.responses)} responses, "
+                f"{self.n_failed} not converged, {self.n_singular} singular>")
+
+
+def _response_matrix(data, responses, frame) -> tuple[list[str], np.ndarray]:
+    """(names, (n_kept, m) responses on the model's kept rows)."""
+    if isinstance(responses, str):
+        responses = [responses]
+    if isinstance(responses, np.ndarray) or not isinstance(responses, Sequence):
+        ys = np.asarray(responses, dtype=np.float64)
+        ys = ys[:, None] if ys.ndim == 1 else ys
+        if ys.ndim != 2 or ys.shape[0] != frame.n_rows_in:
+            raise DataError(f"responses must be an (n, m) array with one row per data row "
+                            f"({frame.n_rows_in}), got shape {ys.shape}")
+        names = [f"y{j}" for j in range(ys.shape[1])]
+        ys = ys[frame.row_index]
+    else:
+        names = [str(r) for r in responses]
+        if not names:
+            raise DataError("responses is empty")
+        cols = to_columns(data, names, missing="drop")
+        for name in names:
+            if name in cols.levels or cols.values[name].dtype.kind == "b":
+                raise DataError(f"response column {name!r} is not numeric")
+        position = np.searchsorted(cols.row_index, frame.row_index)
+        position = np.minimum(position, len(cols.row_index) - 1)
+        present = cols.row_index[position] == frame.row_index
+        if not present.all():
+            raise DataError(
+                "fit_many needs every response on the model's rows; some response columns "
+                f"are missing at data rows {frame.row_index[~present][:5].tolist()}"
+            )
+        ys = np.stack([np.asarray(cols.values[n], dtype=np.float64)[position] for n in names],
+                      axis=1)
+    bad = ~np.isfinite(ys)
+    if bad.any():
+        j = int(np.flatnonzero(bad.any(axis=0))[0])
+        raise DataError(f"response {names[j]!r} has missing or infinite values on the model's "
+                        "rows; remove those rows or fill them")
+    return names, ys
+
+
+def fit_many(formula: str, data: Any, responses, *, method: str = "REML", groups=None,
+             random=None, weights=None, offset=None, df_method: str = "satterthwaite",
+             chunk_size: int = 250, progress: bool = False) -> ManyFits:
+    """Fit ``formula`` to each of many responses in one batched computation.
+
+    Args:
+        formula: the model's right-hand side in lme4 syntax, e.g. ``"~ cond + (1 | subj)"``;
+            a left-hand side, if given, is ignored (the responses replace it).
+        data: the data frame holding the predictors (and the response columns, if named).
+        responses: response column names, or an (n, m) array with one row per data row.
+        method: "REML" or "ML".
+        groups, random, weights, offset: as in :func:`interlace_jax.fit`.
+        df_method: "satterthwaite" (default), "residual" or "normal".
+        chunk_size: responses per vmapped call.
+        progress: show a progress bar.
+
+    Rows with missing predictors are dropped once for all responses; a response missing on a
+    kept row raises a DataError (batched fits share one design). Fits start from lme4's default
+    theta and use the exact-Hessian Newton method on the device.
+
+    Returns:
+        A :class:`ManyFits`; ``tidy()`` gives one row per response and coefficient.
+    """
+    from interlace_jax.api import _reml
+    from interlace_jax.results import check_df_method
+
+    reml = _reml(method)
+    df_method = check_df_method(df_method)
+    if df_method == "kenward-roger":
+        raise ModelError("fit_many supports df_method 'satterthwaite', 'residual' or 'normal'")
+    rhs = formula.split("~", 1)[1] if "~" in formula else formula
+    placeholder = with_columns(data, {_RESPONSE: np.zeros(_n_rows(data))})
+    parsed = parse_formula(f"{_RESPONSE} ~ {rhs}", random=random, groups=groups)
+    if not parsed.bars:
+        raise ModelError(f"no random-effects terms in {formula!r}")
+    frame = build_model_frame(parsed, placeholder, weights=weights, offset=offset)
+    names, ys = _response_matrix(data, responses, frame)
+    terms = [ReTerm(t.group, t.refs, t.z, t.levels, t.z_names) for t in frame.terms]
+    with x64():
+        base = lmm_data(terms, frame.X, ys[:, 0] - frame.offset, frame.weights)
+        ordered = [terms[i] for i in base.plan.order]
+        model = device_model(base.plan, base.design, ordered, frame.X, frame.weights,
+                             frame.offset)
+        theta0 = np.asarray(lme4_start(ordered), dtype=np.float64)
+        out = run_in_chunks(_fit_one, ys.T, (theta0, model), static=dict(reml=reml),
+                            chunk_size=chunk_size, progress=progress, desc="fit_many")
+    diag = np.concatenate([diagonal_mask(t.size) for t in ordered])
+    out["singular"] = np.any(np.abs(out["theta"][:, diag]) < 1e-4, axis=1)
+    p = frame.X.shape[1]
+    if df_method == "satterthwaite":
+        df = satterthwaite_rows(out)
+    else:
+        df = np.full((len(names), p), np.inf if df_method == "normal" else float(len(ys) - p))
+    return ManyFits(names, list(frame.x_names_formulaic), out, df, "REML" if reml else "ML",
+                    len(ys))
+
+
+def _n_rows(data) -> int:
+    return to_columns(data, [], missing="drop").n_rows_in
+
+
+def satterthwaite_rows(out) -> np.ndarray:
+    """(m, p) Satterthwaite df of every coefficient of each of m batched fits."""
+    rows = []
+    for j in range(out["sigma"].shape[0]):
+        derivs = jax.tree_util.tree_map(lambda a: a[j], out["derivatives"])
+        sigma = float(out["sigma"][j])
+        A, J = varpar_covariance(derivs, sigma)
+        vcov = sigma**2 * np.asarray(derivs.cov_unscaled)
+        rows.append(satterthwaite_df(np.eye(vcov.shape[0]), vcov, A, J))
+    return np.stack(rows)
