@@ -11,9 +11,10 @@ from interlace_jax.linalg._dense_kernels import (
     cholesky,
     solve_lower,
     solve_lower_transposed,
+    symmetric_eigen,
 )
 from interlace_jax.linalg._plan import BlockPlan, CouplingIndex, TermLayout, make_plan
 
 __all__ = ["UNROLL_MAX", "BlockPlan", "BlockedFactor", "CouplingIndex", "TermLayout", "cholesky",
            "factorize", "lower_solve", "make_plan", "solve_lower", "solve_lower_transposed",
-           "upper_solve"]
+           "symmetric_eigen", "upper_solve"]

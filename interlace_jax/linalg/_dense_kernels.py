@@ -113,3 +113,28 @@ def solve_lower_transposed(low: jnp.ndarray, b: jnp.ndarray, lapack: bool = True
     if lapack:
         return solve_triangular(jnp.swapaxes(low, -1, -2), b, lower=False)
     return _substitute_loop(low, b, True)
+
+
+def symmetric_eigen(a: jnp.ndarray, sweeps: int = 10) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Eigenvalues (n,) and eigenvectors (n, n) (columns) of a symmetric a (n, n), n <= UNROLL_MAX,
+    by cyclic Jacobi rotations unrolled at trace time (quadratically convergent; ``sweeps``
+    sweeps reach rounding level for these sizes)."""
+    n = a.shape[-1]
+    if n > UNROLL_MAX:
+        raise ValueError(f"symmetric_eigen is for n <= {UNROLL_MAX}, got {n}")
+    vecs = jnp.eye(n, dtype=a.dtype)
+    eye = jnp.eye(n, dtype=a.dtype)
+    for _ in range(sweeps):
+        for p in range(n - 1):
+            for q in range(p + 1, n):
+                apq = a[p, q]
+                zero = apq == 0.0
+                ratio = (a[q, q] - a[p, p]) / jnp.where(zero, 1.0, 2.0 * apq)
+                t = jnp.where(ratio >= 0, 1.0, -1.0) / (jnp.abs(ratio) + jnp.sqrt(ratio**2 + 1))
+                t = jnp.where(zero, 0.0, t)
+                c = 1.0 / jnp.sqrt(t**2 + 1.0)
+                s = t * c
+                rot = (eye.at[p, p].set(c).at[q, q].set(c).at[p, q].set(s).at[q, p].set(-s))
+                a = rot.T @ a @ rot
+                vecs = vecs @ rot
+    return jnp.diagonal(a), vecs

@@ -4,9 +4,10 @@ Mixed models have few variance parameters (a handful of theta), so the exact Hes
 autodiff costs a few gradients and buys quadratic convergence: typically 5-10 iterations where a
 quasi-Newton method needs dozens. On the host each step solves with the Hessian's
 eigen-decomposition, every eigenvalue replaced by ``max(|lambda|, eps * max|lambda|)`` (so the
-direction is a descent direction even away from a minimum, "saddle-free" Newton); on the device
-(vmapped batches of fits) with the Cholesky factor of the Hessian plus the smallest multiple of
-the identity that makes it positive definite, which needs no LAPACK. Both backtrack until the Armijo
+direction is a descent direction even away from a minimum, "saddle-free" Newton). On the device
+(vmapped batches of fits) the same step uses a Jacobi eigendecomposition written in jax.numpy,
+because batched LAPACK kernels can deadlock under vmap (beyond 8 parameters: a shifted Cholesky
+step). Both backtrack until the Armijo
 condition holds, up to an allowance of ``fnoise * max(1, |f|)`` for the rounding noise of the
 objective (profiled deviances are noisy at about 1e-12 relative): near the optimum the
 predicted decrease of a Newton step falls below that noise, and a backtracking search that
@@ -22,7 +23,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from interlace_jax.linalg import cholesky, solve_lower, solve_lower_transposed
+from interlace_jax.linalg import (
+    UNROLL_MAX,
+    cholesky,
+    solve_lower,
+    solve_lower_transposed,
+    symmetric_eigen,
+)
 from interlace_jax.optim._result import OptResult, Status
 
 
@@ -34,18 +41,30 @@ def _direction(g: np.ndarray, h: np.ndarray, eps: float) -> np.ndarray:
     return -evecs @ ((evecs.T @ g) / evals)
 
 
-def _shifted_direction(g: jax.Array, h: jax.Array, eps: float) -> jax.Array:
-    """Newton direction on the device: solve with ``h`` if it is positive definite, else with
-    ``h + 2 mu I`` for the smallest mu in eps s, 10 eps s, 100 eps s, ... (s the largest
-    |h_ij|) that makes ``h + mu I`` positive definite.
+def _device_direction(g: jax.Array, h: jax.Array, eps: float) -> jax.Array:
+    """The host's saddle-free direction with a LAPACK-free (Jacobi) eigendecomposition for up
+    to UNROLL_MAX parameters; a shifted Cholesky step beyond."""
+    if h.shape[0] > UNROLL_MAX:
+        return _shifted_direction(g, h, eps)
+    evals, evecs = symmetric_eigen(0.5 * (h + h.T))
+    scale = jnp.maximum(jnp.max(jnp.abs(evals)), 1e-12)
+    evals = jnp.maximum(jnp.abs(evals), eps * scale)
+    return -evecs @ ((evecs.T @ g) / evals)
 
-    A descent direction like the host's saddle-free one, but free of LAPACK (an
-    eigendecomposition is a batched LAPACK call under vmap; see
-    :mod:`interlace_jax.linalg._dense_kernels`).
+
+def _shifted_direction(g: jax.Array, h: jax.Array, eps: float) -> jax.Array:
+    """Newton direction on the device, free of LAPACK (an eigendecomposition is a batched
+    LAPACK call under vmap; see :mod:`interlace_jax.linalg._dense_kernels`).
+
+    With ``s`` the largest |h_ij|: when every eigenvalue of ``h`` is at least ``eps s`` (its
+    Cholesky factor after subtracting ``eps s I`` exists) the step is the Newton step;
+    otherwise it solves with ``h + 2 mu I`` for the smallest mu in eps s, 10 eps s, ... such
+    that ``h + (mu - eps s) I`` is positive definite. Like the host's eigenvalue floor, this
+    keeps steps along nearly flat directions bounded.
     """
     h = 0.5 * (h + h.T)
     eye = jnp.eye(h.shape[0], dtype=h.dtype)
-    scale = jnp.maximum(jnp.max(jnp.abs(h)), 1e-12)
+    floor = eps * jnp.maximum(jnp.max(jnp.abs(h)), 1e-12)
 
     def cond(c):
         _, low, k = c
@@ -53,14 +72,12 @@ def _shifted_direction(g: jax.Array, h: jax.Array, eps: float) -> jax.Array:
 
     def body(c):
         mu, _, k = c
-        mu = jnp.where(mu == 0.0, eps * scale, 10.0 * mu)
-        return mu, cholesky(h + mu * eye, lapack=False), k + 1
+        mu = jnp.where(mu == 0.0, floor, 10.0 * mu)
+        return mu, cholesky(h + (mu - floor) * eye, lapack=False), k + 1
 
-    mu, low, _ = jax.lax.while_loop(cond, body, (jnp.zeros_like(scale),
-                                                  cholesky(h, lapack=False), 0))
-    # The first mu that works may leave h + mu I nearly singular (-lambda_min just below mu);
-    # doubling it keeps the smallest eigenvalue at least mu >= |lambda_min|.
-    low = jnp.where(mu > 0, cholesky(h + 2.0 * mu * eye, lapack=False), low)
+    mu, _, _ = jax.lax.while_loop(
+        cond, body, (jnp.zeros_like(floor), cholesky(h - floor * eye, lapack=False), 0))
+    low = cholesky(h + 2.0 * mu * eye, lapack=False)
     half = solve_lower(low, g[:, None], lapack=False)
     return -solve_lower_transposed(low, half, lapack=False)[:, 0]
 
@@ -115,8 +132,20 @@ def minimize_newton(
         max_halvings: line-search limit; when no step decreases f, status is STALLED.
         fnoise: relative rounding noise of f allowed in the line search.
     """
-    value_and_grad = jax.value_and_grad(fun)
-    hessian = jax.hessian(fun)
+    def value_grad_hessian(x):
+        """f, gradient and Hessian in one forward-over-forward pass (cheaper under vmap than
+        reverse-mode gradients plus a forward-over-reverse Hessian)."""
+
+        def first(z):
+            f = fun(z)
+            return f, f
+
+        def second(z):
+            g, f = jax.jacfwd(first, has_aux=True)(z)
+            return g, (g, f)
+
+        h, (g, f) = jax.jacfwd(second, has_aux=True)(x)
+        return f, g, h
 
     def converged(f, g, d):
         small_step = -(g @ d) <= dtol * jnp.maximum(1.0, jnp.abs(f))
@@ -129,11 +158,11 @@ def minimize_newton(
     def body(c):
         x, f, g, d, step, _ = c
         x_new, _, ok = _backtrack(fun, x, f, g, d, max_halvings, fnoise)
-        f_new, g_new = value_and_grad(x_new)
-        return x_new, f_new, g_new, _shifted_direction(g_new, hessian(x_new), eps), step + 1, ok
+        f_new, g_new, h_new = value_grad_hessian(x_new)
+        return x_new, f_new, g_new, _device_direction(g_new, h_new, eps), step + 1, ok
 
-    f0, g0 = value_and_grad(x0)
-    d0 = _shifted_direction(g0, hessian(x0), eps)
+    f0, g0, h0 = value_grad_hessian(x0)
+    d0 = _device_direction(g0, h0, eps)
     x, f, g, d, step, ok = jax.lax.while_loop(
         cond, body, (x0, f0, g0, d0, jnp.asarray(0), jnp.asarray(True))
     )

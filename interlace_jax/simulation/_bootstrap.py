@@ -107,7 +107,7 @@ def _replicate(key, shared, *, reml: bool, statistic):
 
 
 def bootstrap(result, nsim: int, *, seed: int = 0, statistic: Callable | None = None,
-              chunk_size: int = 250, progress: bool = False) -> BootstrapResult:
+              chunk_size: int = 128, progress: bool = False) -> BootstrapResult:
     """Parametric bootstrap: ``nsim`` responses simulated from the fit, each refitted.
 
     Refits start from the estimates and run as one ``jax.vmap`` of the whole fit (Newton

@@ -137,7 +137,7 @@ def _response_matrix(data, responses, frame) -> tuple[list[str], np.ndarray]:
 
 def fit_many(formula: str, data: Any, responses, *, method: str = "REML", groups=None,
              random=None, weights=None, offset=None, df_method: str = "satterthwaite",
-             chunk_size: int = 250, progress: bool = False) -> ManyFits:
+             chunk_size: int = 128, progress: bool = False) -> ManyFits:
     """Fit ``formula`` to each of many responses in one batched computation.
 
     Args:

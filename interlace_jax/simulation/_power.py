@@ -153,7 +153,7 @@ def _clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]
 def power(formula: str, design: Any, params: Mapping, nsim: int = 1000, alpha: float = 0.05,
           effects: Sequence[str] | None = None, *, seed: int = 0, method: str = "REML",
           n_subjects: Sequence[int] | None = None, subject: str | None = None,
-          weights=None, offset=None, chunk_size: int = 250,
+          weights=None, offset=None, chunk_size: int = 128,
           progress: bool = False) -> pd.DataFrame:
     """Power of Satterthwaite t tests of fixed effects, by simulation.
 
