@@ -10,13 +10,17 @@ import pandas as pd
 from scipy import stats
 
 from interlace_jax._errors import DataError, ModelError
+from interlace_jax._x64 import x64
 from interlace_jax.formula import ModelFrame, model_matrices_for
+from interlace_jax.inference import KenwardRoger, kr_ddf
+from interlace_jax.inference import kenward_roger as kenward_roger_at
 from interlace_jax.models import LMMData
 from interlace_jax.optim import Status, ThetaFit
+from interlace_jax.results._df_methods import DF_METHODS, check_df_method
 from interlace_jax.results._varcorr import TermCovariance, term_covariances, varcorr_frame
 from interlace_jax.terms import ReTerm, diagonal_mask, lambda_blocks
 
-DF_METHODS = ("satterthwaite", "kenward-roger", "residual", "normal")
+__all__ = ["DF_METHODS", "LMMResult", "check_df_method"]
 
 
 class LMMResult:
@@ -29,6 +33,10 @@ class LMMResult:
 
     Fixed-effect names are formulaic's (``Intercept``, ``recipe[T.B]``), as in statsmodels;
     ``summary()`` prints lme4's names (``(Intercept)``, ``recipeB``).
+
+    With ``df_method="kenward-roger"``, ``cov_params()``, ``bse``, ``tvalues``, ``pvalues``,
+    ``fe_df``, ``conf_int()`` and ``summary()`` use Kenward-Roger's adjusted covariance and
+    df (pbkrtest's ``vcovAdj``, lmerTest's ``summary(m, ddf = "Kenward-Roger")``).
     """
 
     def __init__(
@@ -43,6 +51,7 @@ class LMMResult:
         df_method: str,
         data_name: str | None = None,
         df_values: np.ndarray | None = None,
+        kenward_roger: KenwardRoger | None = None,
     ):
         self.formula = formula
         self.frame = frame
@@ -55,6 +64,8 @@ class LMMResult:
         self.data_name = data_name
         self._solution = theta_fit.solution
         self._df_values = df_values
+        if kenward_roger is not None:
+            self.__dict__["kenward_roger"] = kenward_roger  # the cached_property's slot
 
     # ----- parameters -----------------------------------------------------------------
     @property
@@ -80,11 +91,36 @@ class LMMResult:
             name="fe_params",
         )
 
+    @cached_property
+    def _vcov_unadjusted(self) -> np.ndarray:
+        """(p, p) sigma^2 (R_X'R_X)^{-1}, lme4's ``vcov()``."""
+        return self.scale * np.asarray(self._solution.beta_cov_unscaled)
+
     def cov_params(self) -> pd.DataFrame:
-        """(p, p) covariance of the fixed effects, sigma^2 (R_X'R_X)^{-1}."""
+        """(p, p) covariance of the fixed effects: sigma^2 (R_X'R_X)^{-1} (lme4's ``vcov``), or
+        Kenward-Roger's adjusted covariance (pbkrtest's ``vcovAdj``) when
+        ``df_method="kenward-roger"``."""
         names = list(self.frame.x_names_formulaic)
-        cov = self.scale * np.asarray(self._solution.beta_cov_unscaled)
+        cov = (self.kenward_roger.vcov_adj if self.df_method == "kenward-roger"
+               else self._vcov_unadjusted)
         return pd.DataFrame(cov, index=names, columns=names)
+
+    @cached_property
+    def kenward_roger(self) -> KenwardRoger:
+        """Kenward-Roger ingredients (adjusted covariance, its derivatives) at the optimum.
+
+        Computed on first use (at fit time for ``df_method="kenward-roger"``) from exact
+        derivatives; see :mod:`interlace_jax.inference._kenward_roger`.
+
+        Raises:
+            ModelError: for an ML fit (Kenward-Roger's method is defined for REML).
+        """
+        if not self.reml:
+            raise ModelError(
+                "Kenward-Roger's method needs a REML fit, but this model was fitted by ML "
+                "(method='ML'); refit with method='REML' or use Satterthwaite's df")
+        with x64():
+            return kenward_roger_at(self.theta, self.sigma, self._data)
 
     @cached_property
     def bse(self) -> pd.Series:
@@ -104,6 +140,8 @@ class LMMResult:
             values = np.full(p, np.inf)
         elif self.df_method == "residual":
             values = np.full(p, float(self.nobs - p))
+        elif self.df_method == "kenward-roger":
+            values = np.array([kr_ddf(row, self.kenward_roger)[0] for row in np.eye(p)])
         else:
             values = np.asarray(self._df_values)
         return pd.Series(values, index=self.fe_params.index, name="df")
@@ -326,11 +364,3 @@ class LMMResult:
 
     def __str__(self) -> str:
         return str(self.summary())
-
-
-def check_df_method(df_method: str) -> str:
-    """Validate ``df_method``; returns it lower-cased."""
-    value = str(df_method).lower().replace("_", "-")
-    if value not in DF_METHODS:
-        raise ModelError(f"unknown df_method {df_method!r}; choose one of {', '.join(DF_METHODS)}")
-    return value
