@@ -151,8 +151,9 @@ def test_kenward_roger_for_an_ml_fit_is_refused(lme4_fit):
         ij.fit("Reaction ~ Days + (Days | Subject)", data, method="ML",
                df_method="kenward-roger")
     ml, _ = lme4_fit("sleepstudy_slopes_ml")
-    with pytest.raises(ij.ModelError, match="fitted by ML"):
-        ml.kenward_roger
+    for call in (lambda: ml.kenward_roger, lambda: ml.t_test([0, 1], ddf="Kenward-Roger")):
+        with pytest.raises(ij.ModelError, match="fitted by ML"):
+            call()
 
 
 def test_weighted_fit_gives_kenward_roger_of_the_weighted_model(lme4_fit):

@@ -12,11 +12,18 @@ from scipy import stats
 from interlace_jax._errors import DataError, ModelError
 from interlace_jax._x64 import x64
 from interlace_jax.formula import ModelFrame, model_matrices_for
-from interlace_jax.inference import KenwardRoger, kr_ddf
+from interlace_jax.inference import KenwardRoger, kr_ddf, varpar_covariance
 from interlace_jax.inference import kenward_roger as kenward_roger_at
 from interlace_jax.models import LMMData
 from interlace_jax.optim import Status, ThetaFit
 from interlace_jax.results._df_methods import DF_METHODS, check_df_method
+from interlace_jax.results._inference_tables import (
+    contrast_matrix,
+    ftest_frame,
+    inference_for,
+    right_hand_side,
+    ttest_frame,
+)
 from interlace_jax.results._varcorr import TermCovariance, term_covariances, varcorr_frame
 from interlace_jax.terms import ReTerm, diagonal_mask, lambda_blocks
 
@@ -121,6 +128,11 @@ class LMMResult:
                 "(method='ML'); refit with method='REML' or use Satterthwaite's df")
         with x64():
             return kenward_roger_at(self.theta, self.sigma, self._data)
+
+    @cached_property
+    def _varpar_covariance(self) -> tuple[np.ndarray, np.ndarray]:
+        """Satterthwaite's (A, J): covariance of (theta, sigma) and the Jacobian of vcov(beta)."""
+        return varpar_covariance(self.theta_fit.derivatives, self.sigma)
 
     @cached_property
     def bse(self) -> pd.Series:
@@ -352,6 +364,41 @@ class LMMResult:
                     )
         return self._linear_predictor(design.X, design.offset, [t.refs for t in ordered],
                                       [t.z for t in ordered], include_re)
+
+    # ----- tests ----------------------------------------------------------------------------
+    def t_test(self, L, rhs=None, ddf: str | None = None) -> pd.DataFrame:
+        """One t-test of ``l' beta = rhs`` per row of ``L`` (lmerTest's ``contest1D``).
+
+        Args:
+            L: a (p,) or (m, p) array over the coefficients, a dict or Series keyed by
+                coefficient names (formulaic's or lme4's), or a DataFrame with such columns.
+            rhs: a scalar or (m,) right-hand sides (default 0).
+            ddf: ``"satterthwaite"``, ``"kenward-roger"`` (REML fits only), ``"residual"`` or
+                ``"normal"``; by default the fit's ``df_method``.
+
+        Returns:
+            A DataFrame with columns ``Estimate``, ``Std. Error``, ``df``, ``t value``,
+            ``Pr(>|t|)``, one row per contrast.
+        """
+        rows, labels = contrast_matrix(L, self)
+        tests = inference_for(self, ddf)
+        return ttest_frame(tests.ttests(rows, right_hand_side(rhs, rows.shape[0])), labels)
+
+    def f_test(self, L, rhs=None, ddf: str | None = None) -> pd.DataFrame:
+        """The joint F-test of ``L beta = rhs`` (lmerTest's ``contest``, ``joint = TRUE``).
+
+        Takes the same ``L``, ``rhs`` and ``ddf`` as :meth:`t_test`; returns a one-row
+        DataFrame with columns ``Sum Sq``, ``Mean Sq``, ``NumDF``, ``DenDF``, ``F value``,
+        ``Pr(>F)``.
+        """
+        rows, _ = contrast_matrix(L, self)
+        tests = inference_for(self, ddf)
+        return ftest_frame(tests.ftest(rows, right_hand_side(rhs, rows.shape[0])))
+
+    def contrast(self, L, rhs=None, joint: bool = True, ddf: str | None = None) -> pd.DataFrame:
+        """lmerTest's ``contest``: the joint F-test (``joint=True``, :meth:`f_test`) or one
+        t-test per row (``joint=False``, :meth:`t_test`)."""
+        return self.f_test(L, rhs, ddf) if joint else self.t_test(L, rhs, ddf)
 
     def summary(self):
         """lme4-style summary (an object whose ``str()`` is the printed table)."""
