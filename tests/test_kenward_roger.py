@@ -151,7 +151,8 @@ def test_kenward_roger_for_an_ml_fit_is_refused(lme4_fit):
         ij.fit("Reaction ~ Days + (Days | Subject)", data, method="ML",
                df_method="kenward-roger")
     ml, _ = lme4_fit("sleepstudy_slopes_ml")
-    for call in (lambda: ml.kenward_roger, lambda: ml.t_test([0, 1], ddf="Kenward-Roger")):
+    for call in (lambda: ml.anova(ddf="kenward-roger"), lambda: ml.kenward_roger,
+                 lambda: ml.t_test([0, 1], ddf="Kenward-Roger")):
         with pytest.raises(ij.ModelError, match="fitted by ML"):
             call()
 

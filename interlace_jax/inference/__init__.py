@@ -1,6 +1,14 @@
 """Inference for fitted models from exact derivatives: Satterthwaite and Kenward-Roger
-denominator df and tests of linear hypotheses."""
+denominator df, tests of linear hypotheses and the hypotheses of anova tables."""
 
+from interlace_jax.inference._anova import (
+    anova_hypotheses,
+    doolittle_rows,
+    type1_hypotheses,
+    type2_hypotheses,
+    type3_hypotheses,
+    zapsmall,
+)
 from interlace_jax.inference._hypotheses import (
     FixedDfTests,
     FTest,
@@ -25,11 +33,17 @@ __all__ = [
     "KenwardRogerTests",
     "SatterthwaiteTests",
     "TTests",
+    "anova_hypotheses",
     "combine_satterthwaite_df",
     "covariance_parameters",
+    "doolittle_rows",
     "kenward_roger",
     "kr_ddf",
     "kr_outputs",
     "satterthwaite_df",
+    "type1_hypotheses",
+    "type2_hypotheses",
+    "type3_hypotheses",
     "varpar_covariance",
+    "zapsmall",
 ]

@@ -1,4 +1,4 @@
-"""Tests about the fixed effects as tables: contrasts (lmerTest's ``contest``).
+"""Tests about the fixed effects as tables: contrasts (lmerTest's ``contest``) and anova tables.
 
 The maths is in :mod:`interlace_jax.inference`; this module reads the user's contrasts, picks
 the denominator-df method and returns pandas frames with lmerTest's column names.
@@ -12,17 +12,20 @@ import numpy as np
 import pandas as pd
 
 from interlace_jax._errors import ModelError
+from interlace_jax.formula import fixed_terms, treatment_design
 from interlace_jax.inference import (
     FixedDfTests,
     FTest,
     KenwardRogerTests,
     SatterthwaiteTests,
     TTests,
+    anova_hypotheses,
 )
 from interlace_jax.results._df_methods import check_df_method
 
 T_COLUMNS = ["Estimate", "Std. Error", "df", "t value", "Pr(>|t|)"]
 F_COLUMNS = ["Sum Sq", "Mean Sq", "NumDF", "DenDF", "F value", "Pr(>F)"]
+ANOVA_TYPES = {1: 1, 2: 2, 3: 3, "1": 1, "2": 2, "3": 3, "I": 1, "II": 2, "III": 3}
 
 
 def _coefficient_index(result) -> dict[str, int]:
@@ -109,3 +112,46 @@ def ftest_row(f: FTest) -> list[float]:
 
 def ftest_frame(f: FTest) -> pd.DataFrame:
     return pd.DataFrame([ftest_row(f)], columns=F_COLUMNS)
+
+
+def _method_label(tests) -> str:
+    if isinstance(tests, SatterthwaiteTests):
+        return "Satterthwaite's method"
+    if isinstance(tests, KenwardRogerTests):
+        return "Kenward-Roger's method"
+    return "normal (z / chi-square) tests" if np.isinf(tests.df) else "residual df"
+
+
+def anova_table(result, kind, ddf: str | None) -> pd.DataFrame:
+    """lmerTest's ``anova(m, type = kind, ddf = ...)``: one F-test per fixed term.
+
+    The frame is indexed by term label; ``attrs["hypotheses"]`` holds each term's hypothesis
+    matrix (a DataFrame over the coefficients) and ``attrs["heading"]`` the table's title.
+    """
+    if kind not in ANOVA_TYPES:
+        raise ModelError(f"anova type must be 1, 2 or 3 (or 'I', 'II', 'III'), not {kind!r}")
+    kind = ANOVA_TYPES[kind]
+    frame, X = result.frame, result.frame.X
+    terms = fixed_terms(frame)
+
+    def treatment():
+        t = treatment_design(frame, terms)
+        return t.X, t.term_of, t.cells, t.cell_of, t.is_model_x
+
+    hypotheses = anova_hypotheses(kind, X, terms.term_of, terms.contains, terms.degree,
+                                  treatment)
+    tests = inference_for(result, ddf)
+    rows = []
+    for L in hypotheses:
+        rows.append(ftest_row(tests.ftest(L, np.zeros(L.shape[0]))) if L.shape[0]
+                    else [np.nan] * len(F_COLUMNS))
+    table = pd.DataFrame(rows, index=pd.Index(terms.names, name="term"), columns=F_COLUMNS)
+    table["NumDF"] = table["NumDF"].astype(float)
+    names = list(result.fe_params.index)
+    table.attrs["hypotheses"] = {
+        term: pd.DataFrame(L + 0.0, columns=names)  # + 0.0: no negative zeros
+        for term, L in zip(terms.names, hypotheses)}
+    roman = {1: "I", 2: "II", 3: "III"}[kind]
+    table.attrs["heading"] = (f"Type {roman} Analysis of Variance Table with "
+                              f"{_method_label(tests)}")
+    return table

@@ -18,6 +18,7 @@ from interlace_jax.models import LMMData
 from interlace_jax.optim import Status, ThetaFit
 from interlace_jax.results._df_methods import DF_METHODS, check_df_method
 from interlace_jax.results._inference_tables import (
+    anova_table,
     contrast_matrix,
     ftest_frame,
     inference_for,
@@ -366,6 +367,29 @@ class LMMResult:
                                       [t.z for t in ordered], include_re)
 
     # ----- tests ----------------------------------------------------------------------------
+    def anova(self, type=3, ddf: str | None = None) -> pd.DataFrame:
+        """F-tests of the fixed-effects terms, lmerTest's ``anova(m, type, ddf)``.
+
+        Args:
+            type: 1 (sequential), 2 or 3 (lmerTest's type I, II and III hypotheses, built from
+                the model's terms; see :mod:`interlace_jax.inference._anova`).
+            ddf: ``"satterthwaite"``, ``"kenward-roger"`` (REML fits only), ``"residual"`` or
+                ``"normal"``; by default the fit's ``df_method``.
+
+        Returns:
+            A DataFrame indexed by term with columns ``Sum Sq``, ``Mean Sq``, ``NumDF``,
+            ``DenDF``, ``F value``, ``Pr(>F)``; ``attrs["hypotheses"]`` holds each term's
+            hypothesis matrix.
+
+        Example:
+            >>> import interlace_jax as ij
+            >>> m = ij.fit("angle ~ recipe * temp + (1 | recipe:replicate)",
+            ...            ij.datasets.load("cake"))
+            >>> m.anova().round(3)["F value"].tolist()
+            [0.096, 94.163, 0.042]
+        """
+        return anova_table(self, type, ddf)
+
     def t_test(self, L, rhs=None, ddf: str | None = None) -> pd.DataFrame:
         """One t-test of ``l' beta = rhs`` per row of ``L`` (lmerTest's ``contest1D``).
 
