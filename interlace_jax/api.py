@@ -11,7 +11,7 @@ import numpy as np
 from interlace_jax._errors import ConvergenceWarning, ModelError
 from interlace_jax._x64 import x64
 from interlace_jax.formula import build_model_frame, parse_formula
-from interlace_jax.inference import satterthwaite_df, varpar_covariance
+from interlace_jax.inference import kenward_roger, satterthwaite_df, varpar_covariance
 from interlace_jax.models import lmm_data
 from interlace_jax.optim import fit_theta, start_candidates
 from interlace_jax.results import LMMResult, check_df_method
@@ -76,7 +76,10 @@ def fit(
         weights: prior weights: a column name or an array of one value per row.
         offset: a column name or array added to the linear predictor.
         correlation: residual correlation structures are not available yet.
-        df_method: ``"satterthwaite"`` (default), ``"residual"`` or ``"normal"``.
+        df_method: ``"satterthwaite"`` (default), ``"kenward-roger"`` (REML fits only: the
+            adjusted covariance and df of pbkrtest, from exact derivatives; with prior
+            weights it uses the weighted covariance, which pbkrtest ignores), ``"residual"``
+            or ``"normal"``.
 
     Returns:
         An :class:`LMMResult`.
@@ -91,8 +94,10 @@ def fit(
     df_method = check_df_method(df_method)
     if correlation is not None:
         raise ModelError("correlation= (residual correlation structures) is not available yet")
-    if df_method == "kenward-roger":
-        raise ModelError("df_method='kenward-roger' is not available yet; use 'satterthwaite'")
+    if df_method == "kenward-roger" and not reml:
+        raise ModelError(
+            f"df_method='kenward-roger' needs a REML fit, but method={method!r}; use "
+            "method='REML' (pbkrtest refits by REML), or Satterthwaite's df for an ML fit")
     parsed = parse_formula(formula, random=random, groups=groups)
     if not parsed.bars:
         raise ModelError(
@@ -108,10 +113,12 @@ def fit(
         start = (start_candidates(ordered, frame.X, y, frame.weights) if theta0 is None
                  else _check_theta0(theta0, ordered))
         theta_fit = fit_theta(model, reml=reml, theta0=start, optimizer=optimizer)
+        kr = (kenward_roger(theta_fit.theta, float(theta_fit.solution.sigma), model)
+              if df_method == "kenward-roger" else None)
     df_values = _satterthwaite(theta_fit) if df_method == "satterthwaite" else None
     result = LMMResult(
         formula=formula, frame=frame, data=model, terms=ordered, theta_fit=theta_fit,
-        reml=reml, df_method=df_method, df_values=df_values,
+        reml=reml, df_method=df_method, df_values=df_values, kenward_roger=kr,
     )
     if not result.converged:
         warnings.warn(

@@ -54,6 +54,28 @@ def lme4_fit():
     return get
 
 
+@pytest.fixture(scope="session")
+def kr_fit():
+    """fit(case) -> (our df_method="kenward-roger" result, reference), once per session."""
+    import interlace_jax as ij
+
+    cache: dict[str, tuple] = {}
+
+    def get(case: str):
+        if case not in cache:
+            ref = load_reference(case)
+            result = ij.fit(ref["formula"], reference_data(ref), df_method="kenward-roger")
+            cache[case] = (result, ref)
+        return cache[case]
+
+    return get
+
+
+def load_inference(case: str) -> dict:
+    """The lmerTest/pbkrtest reference JSON of an inference fixture case."""
+    return json.loads((FIXTURES / "inference" / f"{case}.json").read_text())
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(20261122)

@@ -54,3 +54,42 @@ def dense_deviance(terms, X, y, theta_user, reml, weights=None):
     if reml:
         value += np.linalg.slogdet(X.T @ vinv @ X)[1]
     return value
+
+
+def dense_kenward_roger(terms, X, theta, sigma, weights=None):
+    """pbkrtest's vcovAdj by brute force: Sigma and the G_i as dense n x n matrices.
+
+    ``terms`` and ``theta`` in one (the same) order. The residual part is ``sigma^2 W^{-1}``
+    (pbkrtest has W = I). Returns (Phi, Phi_A, P (k, p, p), W (k, k), information (k, k)).
+    """
+    n = X.shape[0]
+    w = np.ones(n) if weights is None else weights
+    Z, _ = dense_z_lambda(terms, theta)
+    gs, varpar, col, start = [], [], 0, 0
+    for t in terms:
+        k = t.n_theta
+        lam = np.asarray(lambda_factor(np.asarray(theta[start : start + k]), t.size))
+        start += k
+        cov = sigma**2 * lam @ lam.T
+        zt = Z[:, col : col + t.n_levels * t.size]
+        col += t.n_levels * t.size
+        for c in range(t.size):
+            for r in range(c, t.size):
+                e = np.zeros((t.size, t.size))
+                e[r, c] = e[c, r] = 1.0
+                gs.append(zt @ np.kron(np.eye(t.n_levels), e) @ zt.T)
+                varpar.append(cov[r, c])
+    gs.append(np.diag(1.0 / w))
+    varpar.append(sigma**2)
+    sigma_mat = sum(v * g for v, g in zip(varpar, gs))
+    sinv = np.linalg.inv(sigma_mat)
+    phi = np.linalg.inv(X.T @ sinv @ X)
+    P = np.stack([-X.T @ sinv @ g @ sinv @ X for g in gs])
+    k = len(gs)
+    Q = np.array([[X.T @ sinv @ gs[i] @ sinv @ gs[j] @ sinv @ X for j in range(k)]
+                  for i in range(k)])
+    info = np.array([[np.trace(sinv @ gs[i] @ sinv @ gs[j]) - 2 * np.trace(phi @ Q[i, j])
+                      + np.trace(phi @ P[i] @ phi @ P[j]) for j in range(k)] for i in range(k)])
+    weight = 2 * np.linalg.inv(info)
+    u = sum(weight[i, j] * (Q[i, j] - P[i] @ phi @ P[j]) for i in range(k) for j in range(k))
+    return phi, phi + 2 * phi @ u @ phi, P, weight, info

@@ -78,6 +78,17 @@ def test_summary_has_lme4_sections(sleep_fit):
     assert "AIC" in text and "logLik" in text and "Pr(>|z|)" in text
 
 
+def test_kenward_roger_fit(sleep, sleep_fit):
+    """df_method="kenward-roger" gives the same fit with the adjusted covariance and df (the
+    numbers are checked against pbkrtest in test_kenward_roger.py)."""
+    kr = ij.fit(FORMULA, sleep, df_method="Kenward-Roger")
+    assert kr.df_method == "kenward-roger"
+    np.testing.assert_allclose(kr.fe_params, sleep_fit.fe_params, rtol=1e-10)
+    np.testing.assert_allclose(kr.cov_params(), kr.kenward_roger.vcov_adj)
+    np.testing.assert_allclose(kr.fe_df, 17.0, rtol=1e-8)  # balanced: KR gives 18 - 1
+    assert "t-tests use Kenward-Roger's method" in str(kr.summary())
+
+
 def test_missing_rows_are_dropped_and_reported(sleep):
     holes = sleep.copy()
     holes.loc[[3, 50], "Reaction"] = np.nan
@@ -139,6 +150,7 @@ def test_theta0_warm_start(sleep, sleep_fit):
         (dict(method="XYZ"), ij.ModelError, "REML"),
         (dict(optimizer="nelder"), ij.ModelError, "nelder"),
         (dict(df_method="magic"), ij.ModelError, "magic"),
+        (dict(method="ML", df_method="kenward-roger"), ij.ModelError, "REML"),
         (dict(theta0=[1.0]), ij.ModelError, "theta0"),
         (dict(weights="bad_w"), ij.DataError, "bad_w"),
         (dict(weights="neg_w"), ij.DataError, "weights"),

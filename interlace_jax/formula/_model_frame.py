@@ -90,6 +90,9 @@ class ModelFrame:
         offset_specs: one ``ModelSpec`` per ``offset()`` term, to evaluate it on new data.
         offset_column: the ``offset=`` argument when it named a column, else None.
         parsed: the :class:`ParsedFormula` this frame was built from.
+        design_data: the kept rows of the used columns as the pandas frame formulaic saw
+            (categorical columns as ``Categorical``), to rebuild parts of the design (the cell
+            designs of type III hypotheses).
     """
 
     y: np.ndarray
@@ -109,6 +112,7 @@ class ModelFrame:
     offset_specs: tuple[ModelSpec, ...]
     offset_column: str | None
     parsed: ParsedFormula
+    design_data: pd.DataFrame
 
 
 def build_model_frame(
@@ -197,6 +201,7 @@ def build_model_frame(
         offset_specs=tuple(offset_specs),
         offset_column=offset if isinstance(offset, str) else None,
         parsed=parsed,
+        design_data=frame,
     )
 
 

@@ -8,6 +8,7 @@ from interlace_jax.optim._checks import (
 )
 from interlace_jax.optim._fit_lmm import (
     OPTIMIZERS,
+    QUICK_COMPILE,
     LMMFitArrays,
     ThetaFit,
     fit_lmm_arrays,
@@ -20,6 +21,7 @@ from interlace_jax.optim._start import lme4_start, start_candidates, start_theta
 
 __all__ = [
     "OPTIMIZERS",
+    "QUICK_COMPILE",
     "ConvergenceReport",
     "LMMFitArrays",
     "OptResult",

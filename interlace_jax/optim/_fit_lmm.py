@@ -86,12 +86,12 @@ def fit_lmm_arrays(
 
 #: Functions evaluated only a few times per fit compile with XLA's cheapest backend settings
 #: (about 40% less compile time, a few percent slower to run).
-_QUICK_COMPILE = {"xla_backend_optimization_level": 0}
+QUICK_COMPILE = {"xla_backend_optimization_level": 0}
 _value = jax.jit(lmm_deviance, static_argnames=("reml",))
 _value_and_grad = jax.jit(jax.value_and_grad(lmm_deviance), static_argnames=("reml",))
 _derivatives = jax.jit(lmm_derivatives, static_argnames=("reml",),
-                       compiler_options=_QUICK_COMPILE)
-_solution = jax.jit(lmm_solution, static_argnames=("reml",), compiler_options=_QUICK_COMPILE)
+                       compiler_options=QUICK_COMPILE)
+_solution = jax.jit(lmm_solution, static_argnames=("reml",), compiler_options=QUICK_COMPILE)
 _lbfgs = jax.jit(
     lambda theta0, data, reml: minimize_lbfgs(lambda th: lmm_deviance(th, data, reml), theta0),
     static_argnames=("reml",),

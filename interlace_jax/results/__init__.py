@@ -2,7 +2,8 @@
 
 from interlace_jax.results._anova import AnovaTable, anova
 from interlace_jax.results._convergence import ConvergenceCheck
-from interlace_jax.results._lmm_result import DF_METHODS, LMMResult, check_df_method
+from interlace_jax.results._df_methods import DF_METHODS, check_df_method
+from interlace_jax.results._lmm_result import LMMResult
 from interlace_jax.results._summary import LMMSummary
 from interlace_jax.results._varcorr_table import VarCorr
 

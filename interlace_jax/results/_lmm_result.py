@@ -10,16 +10,32 @@ import pandas as pd
 from scipy import stats
 
 from interlace_jax._errors import DataError, ModelError
+from interlace_jax._x64 import x64
 from interlace_jax.formula import ModelFrame, model_matrices_for
-from interlace_jax.inference import ConditionalCovariance
+from interlace_jax.inference import (
+    ConditionalCovariance,
+    KenwardRoger,
+    kr_ddf,
+    varpar_covariance,
+)
+from interlace_jax.inference import kenward_roger as kenward_roger_at
 from interlace_jax.models import LMMData
 from interlace_jax.optim import Status, ThetaFit
 from interlace_jax.results._convergence import ConvergenceCheck, convergence_check
+from interlace_jax.results._df_methods import DF_METHODS, check_df_method
+from interlace_jax.results._inference_tables import (
+    anova_table,
+    contrast_matrix,
+    ftest_frame,
+    inference_for,
+    right_hand_side,
+    ttest_frame,
+)
 from interlace_jax.results._names import variance_parameter_names
 from interlace_jax.results._varcorr import TermCovariance, term_covariances, varcorr_frame
 from interlace_jax.terms import ReTerm, diagonal_mask, lambda_blocks
 
-DF_METHODS = ("satterthwaite", "kenward-roger", "residual", "normal")
+__all__ = ["DF_METHODS", "LMMResult", "check_df_method"]
 
 
 class LMMResult:
@@ -32,6 +48,10 @@ class LMMResult:
 
     Fixed-effect names are formulaic's (``Intercept``, ``recipe[T.B]``), as in statsmodels;
     ``summary()`` prints lme4's names (``(Intercept)``, ``recipeB``).
+
+    With ``df_method="kenward-roger"``, ``cov_params()``, ``bse``, ``tvalues``, ``pvalues``,
+    ``fe_df``, ``conf_int()`` and ``summary()`` use Kenward-Roger's adjusted covariance and
+    df (pbkrtest's ``vcovAdj``, lmerTest's ``summary(m, ddf = "Kenward-Roger")``).
     """
 
     def __init__(
@@ -46,6 +66,7 @@ class LMMResult:
         df_method: str,
         data_name: str | None = None,
         df_values: np.ndarray | None = None,
+        kenward_roger: KenwardRoger | None = None,
     ):
         self.formula = formula
         self.frame = frame
@@ -60,6 +81,8 @@ class LMMResult:
         self._df_values = df_values
         self._profiles: dict[float, pd.DataFrame] = {}
         self._ml_refit: LMMResult | None = None
+        if kenward_roger is not None:
+            self.__dict__["kenward_roger"] = kenward_roger  # the cached_property's slot
 
     # ----- parameters -----------------------------------------------------------------
     @property
@@ -85,11 +108,41 @@ class LMMResult:
             name="fe_params",
         )
 
+    @cached_property
+    def _vcov_unadjusted(self) -> np.ndarray:
+        """(p, p) sigma^2 (R_X'R_X)^{-1}, lme4's ``vcov()``."""
+        return self.scale * np.asarray(self._solution.beta_cov_unscaled)
+
     def cov_params(self) -> pd.DataFrame:
-        """(p, p) covariance of the fixed effects, sigma^2 (R_X'R_X)^{-1}."""
+        """(p, p) covariance of the fixed effects: sigma^2 (R_X'R_X)^{-1} (lme4's ``vcov``), or
+        Kenward-Roger's adjusted covariance (pbkrtest's ``vcovAdj``) when
+        ``df_method="kenward-roger"``."""
         names = list(self.frame.x_names_formulaic)
-        cov = self.scale * np.asarray(self._solution.beta_cov_unscaled)
+        cov = (self.kenward_roger.vcov_adj if self.df_method == "kenward-roger"
+               else self._vcov_unadjusted)
         return pd.DataFrame(cov, index=names, columns=names)
+
+    @cached_property
+    def kenward_roger(self) -> KenwardRoger:
+        """Kenward-Roger ingredients (adjusted covariance, its derivatives) at the optimum.
+
+        Computed on first use (at fit time for ``df_method="kenward-roger"``) from exact
+        derivatives; see :mod:`interlace_jax.inference._kenward_roger`.
+
+        Raises:
+            ModelError: for an ML fit (Kenward-Roger's method is defined for REML).
+        """
+        if not self.reml:
+            raise ModelError(
+                "Kenward-Roger's method needs a REML fit, but this model was fitted by ML "
+                "(method='ML'); refit with method='REML' or use Satterthwaite's df")
+        with x64():
+            return kenward_roger_at(self.theta, self.sigma, self._data)
+
+    @cached_property
+    def _varpar_covariance(self) -> tuple[np.ndarray, np.ndarray]:
+        """Satterthwaite's (A, J): covariance of (theta, sigma) and the Jacobian of vcov(beta)."""
+        return varpar_covariance(self.theta_fit.derivatives, self.sigma)
 
     @cached_property
     def bse(self) -> pd.Series:
@@ -109,6 +162,8 @@ class LMMResult:
             values = np.full(p, np.inf)
         elif self.df_method == "residual":
             values = np.full(p, float(self.nobs - p))
+        elif self.df_method == "kenward-roger":
+            values = np.array([kr_ddf(row, self.kenward_roger)[0] for row in np.eye(p)])
         else:
             values = np.asarray(self._df_values)
         return pd.Series(values, index=self.fe_params.index, name="df")
@@ -453,6 +508,63 @@ class LMMResult:
         from interlace_jax.results._tidy import glance_frame
 
         return glance_frame(self)
+    # ----- tests ----------------------------------------------------------------------------
+    def anova(self, type=3, ddf: str | None = None) -> pd.DataFrame:
+        """F-tests of the fixed-effects terms, lmerTest's ``anova(m, type, ddf)``.
+
+        Args:
+            type: 1 (sequential), 2 or 3 (lmerTest's type I, II and III hypotheses, built from
+                the model's terms; see :mod:`interlace_jax.inference._anova`).
+            ddf: ``"satterthwaite"``, ``"kenward-roger"`` (REML fits only), ``"residual"`` or
+                ``"normal"``; by default the fit's ``df_method``.
+
+        Returns:
+            A DataFrame indexed by term with columns ``Sum Sq``, ``Mean Sq``, ``NumDF``,
+            ``DenDF``, ``F value``, ``Pr(>F)``; ``attrs["hypotheses"]`` holds each term's
+            hypothesis matrix.
+
+        Example:
+            >>> import interlace_jax as ij
+            >>> m = ij.fit("angle ~ recipe * temp + (1 | recipe:replicate)",
+            ...            ij.datasets.load("cake"))
+            >>> m.anova().round(3)["F value"].tolist()
+            [0.096, 94.163, 0.042]
+        """
+        return anova_table(self, type, ddf)
+
+    def t_test(self, L, rhs=None, ddf: str | None = None) -> pd.DataFrame:
+        """One t-test of ``l' beta = rhs`` per row of ``L`` (lmerTest's ``contest1D``).
+
+        Args:
+            L: a (p,) or (m, p) array over the coefficients, a dict or Series keyed by
+                coefficient names (formulaic's or lme4's), or a DataFrame with such columns.
+            rhs: a scalar or (m,) right-hand sides (default 0).
+            ddf: ``"satterthwaite"``, ``"kenward-roger"`` (REML fits only), ``"residual"`` or
+                ``"normal"``; by default the fit's ``df_method``.
+
+        Returns:
+            A DataFrame with columns ``Estimate``, ``Std. Error``, ``df``, ``t value``,
+            ``Pr(>|t|)``, one row per contrast.
+        """
+        rows, labels = contrast_matrix(L, self)
+        tests = inference_for(self, ddf)
+        return ttest_frame(tests.ttests(rows, right_hand_side(rhs, rows.shape[0])), labels)
+
+    def f_test(self, L, rhs=None, ddf: str | None = None) -> pd.DataFrame:
+        """The joint F-test of ``L beta = rhs`` (lmerTest's ``contest``, ``joint = TRUE``).
+
+        Takes the same ``L``, ``rhs`` and ``ddf`` as :meth:`t_test`; returns a one-row
+        DataFrame with columns ``Sum Sq``, ``Mean Sq``, ``NumDF``, ``DenDF``, ``F value``,
+        ``Pr(>F)``.
+        """
+        rows, _ = contrast_matrix(L, self)
+        tests = inference_for(self, ddf)
+        return ftest_frame(tests.ftest(rows, right_hand_side(rhs, rows.shape[0])))
+
+    def contrast(self, L, rhs=None, joint: bool = True, ddf: str | None = None) -> pd.DataFrame:
+        """lmerTest's ``contest``: the joint F-test (``joint=True``, :meth:`f_test`) or one
+        t-test per row (``joint=False``, :meth:`t_test`)."""
+        return self.f_test(L, rhs, ddf) if joint else self.t_test(L, rhs, ddf)
 
     def summary(self):
         """lme4-style summary (an object whose ``str()`` is the printed table)."""
@@ -474,10 +586,3 @@ def _check_level(alpha: float, level: float | None) -> float:
         raise ModelError(f"the confidence level must be in (0, 1), got {level!r}")
     return level
 
-
-def check_df_method(df_method: str) -> str:
-    """Validate ``df_method``; returns it lower-cased."""
-    value = str(df_method).lower().replace("_", "-")
-    if value not in DF_METHODS:
-        raise ModelError(f"unknown df_method {df_method!r}; choose one of {', '.join(DF_METHODS)}")
-    return value

@@ -52,7 +52,7 @@ def _fixed_effects_table(result) -> str:
 
 def _correlation_table(result) -> str:
     names = list(result.frame.x_names)
-    cov = result.cov_params().to_numpy()
+    cov = result._vcov_unadjusted  # lme4's vcov, also under Kenward-Roger (as lmerTest)
     sd = np.sqrt(np.diag(cov))
     corr = cov / np.outer(sd, sd)
     short = [n[:6] if len(n) <= 6 else n.replace("(", "").replace(")", "")[:6] for n in names]
