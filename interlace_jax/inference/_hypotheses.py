@@ -140,8 +140,7 @@ class SatterthwaiteTests:
         d = d[keep]
         q = rows.shape[0]
         if q == 0:
-            nan = float("nan")
-            return FTest(nan, nan, 0, nan, nan, nan)
+            return _EMPTY_FTEST
         wald = float(np.sum((rows @ beta) ** 2 / d))
         nu = self._df(rows)
         return _ftest(wald / q, q, combine_satterthwaite_df(nu), self.sigma)
@@ -173,14 +172,9 @@ class KenwardRogerTests:
         return _ttests(L, rhs, self.beta, var, df)
 
     def ftest(self, L: np.ndarray, rhs: np.ndarray) -> FTest:
-        beta = shifted_beta(L, rhs, self.beta)
-        L = full_row_rank(L)
-        q = L.shape[0]
+        L, q, wald = _wald(L, rhs, self.beta, self.kr.vcov_adj)
         if q == 0:
-            nan = float("nan")
-            return FTest(nan, nan, 0, nan, nan, nan)
-        diff = L @ beta
-        wald = float(diff @ np.linalg.solve(L @ self.kr.vcov_adj @ L.T, diff))
+            return _EMPTY_FTEST
         ddf, scaling = kr_ddf(L, self.kr)
         return _ftest(wald / q, q, ddf, self.sigma, scaling)
 
@@ -203,12 +197,22 @@ class FixedDfTests:
         return _ttests(L, rhs, self.beta, var, np.full(L.shape[0], self.df))
 
     def ftest(self, L: np.ndarray, rhs: np.ndarray) -> FTest:
-        beta = shifted_beta(L, rhs, self.beta)
-        L = full_row_rank(L)
-        q = L.shape[0]
+        _, q, wald = _wald(L, rhs, self.beta, self.vcov)
         if q == 0:
-            nan = float("nan")
-            return FTest(nan, nan, 0, nan, nan, nan)
-        diff = L @ beta
-        wald = float(diff @ np.linalg.solve(L @ self.vcov @ L.T, diff))
+            return _EMPTY_FTEST
         return _ftest(wald / q, q, self.df, self.sigma)
+
+
+_EMPTY_FTEST = FTest(float("nan"), float("nan"), 0, float("nan"), float("nan"), float("nan"))
+
+
+def _wald(L: np.ndarray, rhs: np.ndarray, beta: np.ndarray, vcov: np.ndarray):
+    """(L reduced to full row rank (q, p), q, Wald statistic of ``L beta = rhs`` with
+    covariance vcov); the statistic is NaN when q = 0."""
+    beta = shifted_beta(L, rhs, beta)
+    L = full_row_rank(L)
+    q = L.shape[0]
+    if q == 0:
+        return L, 0, float("nan")
+    diff = L @ beta
+    return L, q, float(diff @ np.linalg.solve(L @ vcov @ L.T, diff))

@@ -54,7 +54,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from interlace_jax.linalg import factorize
-from interlace_jax.models import LMMData, deviance_parts
+from interlace_jax.models import LMMData, deviance_parts, forward_derivatives
 from interlace_jax.optim import QUICK_COMPILE
 from interlace_jax.terms import lambda_blocks, n_theta, tril_positions
 
@@ -129,16 +129,7 @@ def kr_derivatives(varpar: jax.Array, data: LMMData, shifts):
     """Values (1 + p^2,), Jacobian (1 + p^2, k) and Hessian (1 + p^2, k, k) of
     :func:`kr_outputs`, by forward-over-forward differentiation."""
 
-    def first(v):
-        out = kr_outputs(v, data, shifts)
-        return out, out
-
-    def second(v):
-        jac, out = jax.jacfwd(first, has_aux=True)(v)
-        return jac, (jac, out)
-
-    hess, (jac, out) = jax.jacfwd(second, has_aux=True)(varpar)
-    return out, jac, hess
+    return forward_derivatives(lambda v: kr_outputs(v, data, shifts), varpar)
 
 
 _kr_derivatives = jax.jit(kr_derivatives, compiler_options=QUICK_COMPILE)

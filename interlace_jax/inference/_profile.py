@@ -44,7 +44,14 @@ from interlace_jax.inference._profile_objective import (
     profile_deviance,
     profile_value,
 )
-from interlace_jax.models import LMMData, lmm_data, lmm_deviance, lmm_solution, response_products
+from interlace_jax.models import (
+    LMMData,
+    forward_derivatives,
+    lmm_data,
+    lmm_deviance,
+    lmm_solution,
+    response_products,
+)
 from interlace_jax.optim import Status, minimize_newton_host
 from interlace_jax.terms import ReTerm, lambda_blocks, theta_slices, tril_positions
 
@@ -100,16 +107,7 @@ def _value_grad_hessian(f: Callable) -> Callable:
     """x, *args -> (f, grad f, Hessian f) by forward over forward mode (cheapest to compile)."""
 
     def vgh(x, *args):
-        def first(y):
-            value = f(y, *args)
-            return value, value
-
-        def second(y):
-            grad, value = jax.jacfwd(first, has_aux=True)(y)
-            return grad, (grad, value)
-
-        hess, (grad, value) = jax.jacfwd(second, has_aux=True)(x)
-        return value, grad, hess
+        return forward_derivatives(lambda y: f(y, *args), x)
 
     return vgh
 

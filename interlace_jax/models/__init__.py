@@ -8,6 +8,7 @@ from interlace_jax.models._crossprod import (
     lmm_data,
     response_products,
 )
+from interlace_jax.models._forward import forward_derivatives
 from interlace_jax.models._lmm_derivatives import (
     LMMDerivatives,
     lmm_derivatives,
@@ -39,6 +40,7 @@ __all__ = [
     "ResponseProducts",
     "design_products",
     "effects_from_spherical",
+    "forward_derivatives",
     "deviance_parts",
     "factor_at",
     "lmm_data",

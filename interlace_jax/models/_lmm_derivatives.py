@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from interlace_jax.models._crossprod import LMMData
+from interlace_jax.models._forward import forward_derivatives
 from interlace_jax.models._lmm import beta_cov_unscaled, factor_at, objective_from_factor
 
 
@@ -59,15 +60,7 @@ class LMMDerivatives:
 def lmm_derivatives(theta: jax.Array, data: LMMData, reml: bool) -> LMMDerivatives:
     """Objective, gradient, Hessian and the inference ingredients at theta (n_theta,)."""
 
-    def first(th):
-        out = _outputs(th, data, reml)
-        return out, out
-
-    def second(th):
-        jac, out = jax.jacfwd(first, has_aux=True)(th)
-        return jac, (jac, out)
-
-    hess, (jac, out) = jax.jacfwd(second, has_aux=True)(theta)
+    out, jac, hess = forward_derivatives(lambda th: _outputs(th, data, reml), theta)
     p = data.plan.n_fixed
     n = data.design.n_obs
     return LMMDerivatives(

@@ -30,6 +30,7 @@ from interlace_jax.linalg import (
     solve_lower_transposed,
     symmetric_eigen,
 )
+from interlace_jax.models import forward_derivatives
 from interlace_jax.optim._result import OptResult, Status
 
 
@@ -135,17 +136,7 @@ def minimize_newton(
     def value_grad_hessian(x):
         """f, gradient and Hessian in one forward-over-forward pass (cheaper under vmap than
         reverse-mode gradients plus a forward-over-reverse Hessian)."""
-
-        def first(z):
-            f = fun(z)
-            return f, f
-
-        def second(z):
-            g, f = jax.jacfwd(first, has_aux=True)(z)
-            return g, (g, f)
-
-        h, (g, f) = jax.jacfwd(second, has_aux=True)(x)
-        return f, g, h
+        return forward_derivatives(fun, x)
 
     def converged(f, g, d):
         small_step = -(g @ d) <= dtol * jnp.maximum(1.0, jnp.abs(f))
