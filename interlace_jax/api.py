@@ -11,7 +11,7 @@ import numpy as np
 from interlace_jax._errors import ConvergenceWarning, ModelError
 from interlace_jax._x64 import x64
 from interlace_jax.formula import build_model_frame, parse_formula
-from interlace_jax.inference import kenward_roger, satterthwaite_df, varpar_covariance
+from interlace_jax.inference import coefficient_df, kenward_roger
 from interlace_jax.models import lmm_data
 from interlace_jax.optim import fit_theta, start_candidates
 from interlace_jax.results import LMMResult, check_df_method
@@ -38,10 +38,7 @@ def _check_theta0(theta0, terms: list[ReTerm]) -> np.ndarray:
 
 def _satterthwaite(theta_fit) -> np.ndarray:
     """Per-coefficient Satterthwaite df at the optimum."""
-    sigma = float(theta_fit.solution.sigma)
-    A, J = varpar_covariance(theta_fit.derivatives, sigma)
-    vcov = sigma**2 * np.asarray(theta_fit.solution.beta_cov_unscaled)
-    return satterthwaite_df(np.eye(vcov.shape[0]), vcov, A, J)
+    return coefficient_df(theta_fit.derivatives, float(theta_fit.solution.sigma))
 
 
 def fit(

@@ -3,6 +3,6 @@
 The only package that imports narwhals.
 """
 
-from ._frame import Columns, to_columns, with_columns, with_group_count
+from ._frame import Columns, n_rows, to_columns, with_columns, with_group_count
 
-__all__ = ["Columns", "to_columns", "with_columns", "with_group_count"]
+__all__ = ["Columns", "n_rows", "to_columns", "with_columns", "with_group_count"]

@@ -188,6 +188,11 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def n_rows(data: Any) -> int:
+    """Number of rows of a dataframe (any backend narwhals reads)."""
+    return len(_as_frame(data))
+
+
 def with_columns(data: Any, columns: Mapping[str, np.ndarray]) -> Any:
     """``data`` (same backend) with the given float columns (n_rows,) added or replaced."""
     frame = _as_frame(data)

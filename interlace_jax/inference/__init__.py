@@ -32,7 +32,11 @@ from interlace_jax.inference._kenward_roger import (
     kr_ddf,
     kr_outputs,
 )
-from interlace_jax.inference._satterthwaite import satterthwaite_df, varpar_covariance
+from interlace_jax.inference._satterthwaite import (
+    coefficient_df,
+    satterthwaite_df,
+    varpar_covariance,
+)
 
 __all__ = [
     "ConditionalCovariance",
@@ -46,6 +50,7 @@ __all__ = [
     "SatterthwaiteTests",
     "TTests",
     "anova_hypotheses",
+    "coefficient_df",
     "combine_satterthwaite_df",
     "covariance_parameters",
     "doolittle_rows",

@@ -45,6 +45,13 @@ def varpar_covariance(d: LMMDerivatives, sigma: float) -> tuple[np.ndarray, np.n
     return 2.0 * np.linalg.pinv(h, hermitian=True), jac
 
 
+def coefficient_df(d: LMMDerivatives, sigma: float) -> np.ndarray:
+    """Satterthwaite df (p,) of each fixed-effect coefficient at the optimum."""
+    A, J = varpar_covariance(d, sigma)
+    vcov = sigma**2 * np.asarray(d.cov_unscaled)
+    return satterthwaite_df(np.eye(vcov.shape[0]), vcov, A, J)
+
+
 def satterthwaite_df(contrasts: np.ndarray, vcov_beta: np.ndarray, A: np.ndarray,
                      J: np.ndarray) -> np.ndarray:
     """Denominator df (m,) of each row of ``contrasts`` (m, p)."""

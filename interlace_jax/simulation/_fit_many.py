@@ -17,13 +17,13 @@ from scipy import stats
 
 from interlace_jax._errors import DataError, ModelError
 from interlace_jax._x64 import x64
-from interlace_jax.data import to_columns, with_columns
+from interlace_jax.data import n_rows, to_columns, with_columns
 from interlace_jax.formula import build_model_frame, parse_formula
-from interlace_jax.inference import satterthwaite_df, varpar_covariance
-from interlace_jax.models import LMMData, lmm_data, lmm_derivatives, response_products_of
-from interlace_jax.optim import Status, lme4_start
+from interlace_jax.inference import coefficient_df
+from interlace_jax.models import lmm_data, lmm_derivatives
+from interlace_jax.optim import Status, fit_lmm_arrays, lme4_start
 from interlace_jax.simulation._chunks import run_in_chunks
-from interlace_jax.simulation._replicate import converged, device_model, refit
+from interlace_jax.simulation._replicate import converged, data_for, device_model
 from interlace_jax.terms import ReTerm, diagonal_mask
 
 _RESPONSE = "__fit_many_response__"
@@ -32,8 +32,8 @@ _RESPONSE = "__fit_many_response__"
 def _fit_one(y, shared, *, reml: bool):
     """Fit one response and take the derivatives Satterthwaite's df need."""
     theta0, model = shared
-    fit = refit(y, theta0, model, reml)
-    data = LMMData(model.design, response_products_of(y - model.offset, model.rmap), model.plan)
+    data = data_for(y, model)
+    fit = fit_lmm_arrays(theta0, data, reml, "newton")
     return dict(theta=fit.theta, beta=fit.solution.beta, sigma=fit.solution.sigma,
                 deviance=fit.solution.deviance, status=fit.opt.status,
                 converged=converged(fit), derivatives=lmm_derivatives(fit.theta, data, reml))
@@ -166,7 +166,7 @@ def fit_many(formula: str, data: Any, responses, *, method: str = "REML", groups
     if df_method == "kenward-roger":
         raise ModelError("fit_many supports df_method 'satterthwaite', 'residual' or 'normal'")
     rhs = formula.split("~", 1)[1] if "~" in formula else formula
-    placeholder = with_columns(data, {_RESPONSE: np.zeros(_n_rows(data))})
+    placeholder = with_columns(data, {_RESPONSE: np.zeros(n_rows(data))})
     parsed = parse_formula(f"{_RESPONSE} ~ {rhs}", random=random, groups=groups)
     if not parsed.bars:
         raise ModelError(f"no random-effects terms in {formula!r}")
@@ -192,17 +192,10 @@ def fit_many(formula: str, data: Any, responses, *, method: str = "REML", groups
                     len(ys))
 
 
-def _n_rows(data) -> int:
-    return to_columns(data, [], missing="drop").n_rows_in
-
-
 def satterthwaite_rows(out) -> np.ndarray:
     """(m, p) Satterthwaite df of every coefficient of each of m batched fits."""
-    rows = []
-    for j in range(out["sigma"].shape[0]):
-        derivs = jax.tree_util.tree_map(lambda a: a[j], out["derivatives"])
-        sigma = float(out["sigma"][j])
-        A, J = varpar_covariance(derivs, sigma)
-        vcov = sigma**2 * np.asarray(derivs.cov_unscaled)
-        rows.append(satterthwaite_df(np.eye(vcov.shape[0]), vcov, A, J))
-    return np.stack(rows)
+    return np.stack([
+        coefficient_df(jax.tree_util.tree_map(lambda a: a[j], out["derivatives"]),
+                       float(out["sigma"][j]))
+        for j in range(out["sigma"].shape[0])
+    ])

@@ -18,7 +18,7 @@ from scipy import stats
 
 from interlace_jax._errors import ModelError
 from interlace_jax._x64 import x64
-from interlace_jax.data import with_columns, with_group_count
+from interlace_jax.data import n_rows, with_columns, with_group_count
 from interlace_jax.formula import build_model_frame, parse_formula
 from interlace_jax.models import lmm_data
 from interlace_jax.simulation._chunks import run_in_chunks
@@ -102,7 +102,7 @@ def _params(params: Mapping, frame, ordered: list[ReTerm]) -> LMMParams:
 def _one_design(parsed, design, params, nsim, alpha, effects, seed, reml, chunk_size,
                 progress, weights, offset):
     response = parsed.response
-    data = with_columns(design, {response: np.zeros(_n_rows(design))})
+    data = with_columns(design, {response: np.zeros(n_rows(design))})
     frame = build_model_frame(parsed, data, weights=weights, offset=offset)
     terms = [ReTerm(t.group, t.refs, t.z, t.levels, t.z_names) for t in frame.terms]
     names = list(frame.x_names_formulaic)
@@ -133,12 +133,6 @@ def _one_design(parsed, design, params, nsim, alpha, effects, seed, reml, chunk_
         rows.append(dict(effect=name, power=hits / max(used, 1), lower=lo, upper=hi,
                          nsim=nsim, n_failed=nsim - used, nobs=len(frame.y)))
     return rows
-
-
-def _n_rows(data) -> int:
-    from interlace_jax.data import to_columns
-
-    return to_columns(data, [], missing="drop").n_rows_in
 
 
 def _clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:

@@ -84,12 +84,15 @@ def draw_response(key: jax.Array, params: LMMParams, model: DeviceModel,
     return eta + params.sigma * noise
 
 
+def data_for(y: jax.Array, model: DeviceModel) -> LMMData:
+    """The LMMData of the model with response y (n,) (offset included)."""
+    return LMMData(model.design, response_products_of(y - model.offset, model.rmap), model.plan)
+
+
 def refit(y: jax.Array, theta0: jax.Array, model: DeviceModel, reml: bool,
           optimizer: str = "newton") -> LMMFitArrays:
     """Fit the model to the response y (n,) from theta0 (n_theta,) on the device."""
-    response = response_products_of(y - model.offset, model.rmap)
-    data = LMMData(model.design, response, model.rmap.plan)
-    return fit_lmm_arrays(theta0, data, reml, optimizer)
+    return fit_lmm_arrays(theta0, data_for(y, model), reml, optimizer)
 
 
 def sd_cor(theta: jax.Array, sigma: jax.Array, plan) -> jax.Array:
