@@ -171,3 +171,9 @@ def test_failed_replicates_are_counted_and_left_out_of_intervals():
         res.conf_int(method="bca")
     with pytest.raises(ij.ModelError, match="level"):
         res.conf_int(level=1.5)
+
+
+@pytest.mark.parametrize("nsim", [0, -3, 2.5, True])
+def test_bootstrap_rejects_a_bad_number_of_replicates(model, nsim):
+    with pytest.raises(ij.ModelError, match="nsim"):
+        bootstrap(model, nsim)
