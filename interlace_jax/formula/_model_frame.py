@@ -32,6 +32,7 @@ from ._design import (
 )
 from ._grouping import grouping_factor
 from ._rank import full_rank_columns, rank_message
+from ._response import cbind_parts
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,6 +94,9 @@ class ModelFrame:
         design_data: the kept rows of the used columns as the pandas frame formulaic saw
             (categorical columns as ``Categorical``), to rebuild parts of the design (the cell
             designs of type III hypotheses).
+        trials: for a ``cbind(successes, failures)`` response, float64 ``(n,)`` the number of
+            trials of each row (then ``y`` is the proportion of successes and ``weights``
+            includes the trials, as R's binomial family); None otherwise.
     """
 
     y: np.ndarray
@@ -113,6 +117,7 @@ class ModelFrame:
     offset_column: str | None
     parsed: ParsedFormula
     design_data: pd.DataFrame
+    trials: np.ndarray | None = None
 
 
 def build_model_frame(
@@ -163,7 +168,7 @@ def build_model_frame(
             f"the model's columns {list(columns.values)}"
         )
     frame = pandas_frame(columns)
-    y = _response(parsed.response, columns, frame)
+    y, trials = _response(parsed.response, columns, frame)
     X_full, fixed_spec = model_matrix(
         parsed.fixed_rhs, frame, f"the fixed-effects part {parsed.fixed_rhs!r}"
     )
@@ -191,7 +196,8 @@ def build_model_frame(
         dropped_columns=dropped,
         kept_columns=kept,
         offset=total_offset if offset_arg is None else total_offset + offset_arg,
-        weights=np.ones(n) if weights_arg is None else weights_arg,
+        weights=(np.ones(n) if weights_arg is None else weights_arg) * (
+            1.0 if trials is None else trials),
         terms=terms,
         row_index=columns.row_index,
         n_rows_in=columns.n_rows_in,
@@ -202,6 +208,7 @@ def build_model_frame(
         offset_column=offset if isinstance(offset, str) else None,
         parsed=parsed,
         design_data=frame,
+        trials=trials,
     )
 
 
@@ -216,12 +223,26 @@ def _needed_columns(parsed: ParsedFormula, weights: Any, offset: Any) -> list[st
     return list(dict.fromkeys(names + column_name(weights) + column_name(offset)))
 
 
-def _response(expr: str, columns: Columns, frame: pd.DataFrame) -> np.ndarray:
-    """The response ``(n,)``: a numeric or logical column, or an expression of columns."""
+def _response(expr: str, columns: Columns, frame: pd.DataFrame
+              ) -> tuple[np.ndarray, np.ndarray | None]:
+    """The response ``(n,)`` and, for ``cbind(successes, failures)``, the trials ``(n,)``.
+
+    A numeric or logical column, or an expression of columns. ``cbind(s, f)`` (R's two-column
+    binomial response) gives the proportion ``s / (s + f)`` (0 where there are no trials) and
+    the trials ``s + f``.
+    """
+    parts = cbind_parts(expr)
+    if parts is not None:
+        successes, failures = (_numeric_expression(p, columns, frame, "cbind() response")[0]
+                               for p in parts)
+        if np.any(successes < 0) or np.any(failures < 0):
+            raise DataError(f"the response {expr!r} has negative counts of successes or failures")
+        trials = successes + failures
+        return np.divide(successes, trials, out=np.zeros_like(trials), where=trials > 0), trials
     name = plain_name(expr)
     if name is not None and name not in columns.levels:
-        return columns.values[name].astype(np.float64)
-    return _numeric_expression(expr, columns, frame, "the response")[0]
+        return columns.values[name].astype(np.float64), None
+    return _numeric_expression(expr, columns, frame, "the response")[0], None
 
 
 def _numeric_expression(

@@ -4,8 +4,10 @@ from interlace_jax.linalg._blocked_cholesky import (
     BlockedFactor,
     factorize,
     lower_solve,
+    scale_rest_rows,
     upper_solve,
 )
+from interlace_jax.linalg._z_solve import z_log_det, z_solve
 from interlace_jax.linalg._dense_kernels import (
     UNROLL_MAX,
     cholesky,
@@ -16,5 +18,5 @@ from interlace_jax.linalg._dense_kernels import (
 from interlace_jax.linalg._plan import BlockPlan, CouplingIndex, TermLayout, make_plan
 
 __all__ = ["UNROLL_MAX", "BlockPlan", "BlockedFactor", "CouplingIndex", "TermLayout", "cholesky",
-           "factorize", "lower_solve", "make_plan", "solve_lower", "solve_lower_transposed",
-           "symmetric_eigen", "upper_solve"]
+           "factorize", "lower_solve", "make_plan", "scale_rest_rows", "solve_lower", "solve_lower_transposed",
+           "symmetric_eigen", "upper_solve", "z_log_det", "z_solve"]

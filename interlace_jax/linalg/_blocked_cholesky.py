@@ -61,7 +61,7 @@ def upper_solve(l11: jnp.ndarray, rhs: jnp.ndarray, lapack: bool = True) -> jnp.
     return solve_lower_transposed(l11, rhs, lapack)
 
 
-def _scale_rows(mat: jnp.ndarray, lams: list, plan: BlockPlan) -> jnp.ndarray:
+def scale_rest_rows(mat: jnp.ndarray, lams: list, plan: BlockPlan) -> jnp.ndarray:
     """Lambda_rest' @ mat for mat of shape (q_rest, m).
 
     When every rest term is scalar, Lambda_rest is diagonal and this is one elementwise product
@@ -122,9 +122,9 @@ def factorize(lams: list, design, response, plan: BlockPlan) -> BlockedFactor:
         design.scalar_row,
         num_segments=q,
     )
-    zz = _scale_rows(_scale_rows(design.arr, lams_rest, plan).T, lams_rest, plan)
+    zz = scale_rest_rows(scale_rest_rows(design.arr, lams_rest, plan).T, lams_rest, plan)
     zz = zz + jnp.eye(q, dtype=zz.dtype) - zz_update
     zxy = jnp.concatenate([design.arx, response.yr[:, None]], axis=1)
-    zxy = _scale_rows(zxy, lams_rest, plan) - zxy_update
+    zxy = scale_rest_rows(zxy, lams_rest, plan) - zxy_update
     dense = jnp.block([[zz, zxy], [zxy.T, xyxy]])
     return BlockedFactor(l11, coupling, first_xy, cholesky(dense, plan.lapack))

@@ -66,16 +66,22 @@ def response_map(plan: BlockPlan, ordered: list[ReTerm], X: np.ndarray,
     ))
 
 
+def z_transpose_times(v: jax.Array, rmap: ResponseMap) -> tuple[jax.Array, jax.Array]:
+    """``Z' v`` for v (n,) as (first term (L1, S1), other terms (q_rest,) in rest-block order)."""
+    plan = rmap.plan
+    first = jax.ops.segment_sum(rmap.first_z * v[:, None], rmap.first_refs,
+                                num_segments=plan.terms[0].n_levels)
+    rest = jnp.zeros(plan.n_rest, dtype=v.dtype)
+    for rows, z in zip(rmap.rest_rows, rmap.rest_z):
+        rest = rest + jax.ops.segment_sum((z * v[:, None]).ravel(), rows.ravel(),
+                                          num_segments=plan.n_rest)
+    return first, rest
+
+
 def response_products_of(y: jax.Array, rmap: ResponseMap) -> ResponseProducts:
     """The ResponseProducts of a response y (n,) (already minus any offset); vmap-able over y."""
-    plan = rmap.plan
     wy = rmap.weights * y
-    yz1 = jax.ops.segment_sum(rmap.first_z * wy[:, None], rmap.first_refs,
-                              num_segments=plan.terms[0].n_levels)
-    yr = jnp.zeros(plan.n_rest, dtype=y.dtype)
-    for rows, z in zip(rmap.rest_rows, rmap.rest_z):
-        yr = yr + jax.ops.segment_sum((z * wy[:, None]).ravel(), rows.ravel(),
-                                      num_segments=plan.n_rest)
+    yz1, yr = z_transpose_times(wy, rmap)
     return ResponseProducts(yz1=yz1, yr=yr, xy=rmap.x.T @ wy, yy=wy @ y)
 
 

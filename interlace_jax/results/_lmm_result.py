@@ -23,6 +23,7 @@ from interlace_jax.models import LMMData
 from interlace_jax.optim import Status, ThetaFit
 from interlace_jax.results._convergence import ConvergenceCheck, convergence_check
 from interlace_jax.results._df_methods import DF_METHODS, check_df_method
+from interlace_jax.results._effects import effects_by_group, host_linear_predictor, term_effects
 from interlace_jax.results._inference_tables import (
     anova_table,
     contrast_matrix,
@@ -33,7 +34,7 @@ from interlace_jax.results._inference_tables import (
 )
 from interlace_jax.results._names import variance_parameter_names
 from interlace_jax.results._varcorr import TermCovariance, term_covariances, varcorr_frame
-from interlace_jax.terms import ReTerm, diagonal_mask, lambda_blocks
+from interlace_jax.terms import ReTerm, diagonal_mask
 
 __all__ = ["DF_METHODS", "LMMResult", "check_df_method"]
 
@@ -238,18 +239,8 @@ class LMMResult:
     @cached_property
     def _term_effects(self) -> list[np.ndarray]:
         """Per term (computation order) the conditional modes b_t, shape (L_t, S_t)."""
-        sol, out = self._solution, []
-        u_rest = np.asarray(sol.u_rest)
-        layouts = self._data.plan.terms
-        lams = lambda_blocks(self.theta, [lay.size for lay in layouts])
-        for j, (lay, lam) in enumerate(zip(layouts, lams)):
-            if j == 0:
-                u = np.asarray(sol.u_first)
-            else:
-                u = u_rest[lay.offset : lay.offset + lay.n_levels * lay.size]
-                u = u.reshape(lay.n_levels, lay.size)
-            out.append(u @ lam.T)
-        return out
+        sol = self._solution
+        return term_effects(self.theta, sol.u_first, sol.u_rest, self._data.plan)
 
     @cached_property
     def random_effects(self) -> dict[str, pd.DataFrame]:
@@ -257,18 +248,7 @@ class LMMResult:
 
         Terms on the same grouping factor (e.g. from ``||``) are joined into one frame.
         """
-        out: dict[str, pd.DataFrame] = {}
-        for term, b in zip(self._terms, self._term_effects):
-            frame = pd.DataFrame(b, index=pd.Index(term.levels, name=term.group),
-                                 columns=list(term.z_names))
-            if term.group in out:
-                prev = out[term.group]
-                frame.columns = [c if c not in prev.columns else f"{c}.{term.group}"
-                                 for c in frame.columns]
-                out[term.group] = prev.join(frame)
-            else:
-                out[term.group] = frame
-        return out
+        return effects_by_group(self._terms, self._term_effects)
 
     @cached_property
     def random_effects_cov(self) -> dict[str, np.ndarray]:
@@ -426,13 +406,8 @@ class LMMResult:
 
     # ----- fitted values ----------------------------------------------------------------
     def _linear_predictor(self, X, offset, term_refs, term_z, include_re: bool) -> np.ndarray:
-        eta = X @ self.fe_params.to_numpy() + offset
-        if include_re:
-            for b, refs, z in zip(self._term_effects, term_refs, term_z):
-                known = refs >= 0
-                contrib = np.einsum("is,is->i", z, b[np.where(known, refs, 0)])
-                eta = eta + np.where(known, contrib, 0.0)
-        return eta
+        return host_linear_predictor(self.fe_params.to_numpy(), X, offset,
+                                     self._term_effects if include_re else None, term_refs, term_z)
 
     @cached_property
     def fittedvalues(self) -> pd.Series:

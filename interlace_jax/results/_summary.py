@@ -8,13 +8,15 @@ from interlace_jax.results._format import format_pvalue, r_format, table, zapsma
 from interlace_jax.results._names import group_labels
 
 
-def _random_effects_table(result) -> str:
+def random_effects_table(result, residual: bool = True) -> str:
+    """lme4's "Random effects:" table; with ``residual``, the residual row from result.scale."""
     covs = result._covariances
     groups = [c.group for c in covs]
     labels = iter(group_labels(groups))
     show_corr = any(len(c.names) > 1 for c in covs)
     header = ["Groups", "Name", "Variance", "Std.Dev."] + (["Corr"] if show_corr else [])
-    variances = [c.cov[i, i] for c in covs for i in range(len(c.names))] + [result.scale]
+    variances = [c.cov[i, i] for c in covs for i in range(len(c.names))]
+    variances += [result.scale] if residual else []
     sds = [np.sqrt(v) for v in variances]
     var_txt, sd_txt = r_format(variances), r_format(sds)
     rows, k = [], 0
@@ -29,7 +31,8 @@ def _random_effects_table(result) -> str:
                 row.append(" ".join(c.rjust(5) for c in cells))
             rows.append(row)
             k += 1
-    rows.append(["Residual", "", var_txt[k], sd_txt[k]] + ([""] if show_corr else []))
+    if residual:
+        rows.append(["Residual", "", var_txt[k], sd_txt[k]] + ([""] if show_corr else []))
     return table(header, rows, left=2)
 
 
@@ -50,9 +53,8 @@ def _fixed_effects_table(result) -> str:
     return table(header, rows)
 
 
-def _correlation_table(result) -> str:
-    names = list(result.frame.x_names)
-    cov = result._vcov_unadjusted  # lme4's vcov, also under Kenward-Roger (as lmerTest)
+def correlation_table(names: list[str], cov: np.ndarray) -> str:
+    """lme4's "Correlation of Fixed Effects:" lower triangle for the (p, p) covariance."""
     sd = np.sqrt(np.diag(cov))
     corr = cov / np.outer(sd, sd)
     short = [n[:6] if len(n) <= 6 else n.replace("(", "").replace(")", "")[:6] for n in names]
@@ -99,7 +101,7 @@ class LMMSummary:
                            [r_format(zapsmall(quart, 5), 4)], left=0))
         lines.append("")
         lines.append("Random effects:")
-        lines.append(" " + _random_effects_table(r).replace("\n", "\n "))
+        lines.append(" " + random_effects_table(r).replace("\n", "\n "))
         groups = ", ".join(f"{g}, {n}" for g, n in r.ngroups.items())
         lines.append(f"Number of obs: {r.nobs}, groups:  {groups}")
         lines.append("")
@@ -113,7 +115,8 @@ class LMMSummary:
         if 1 < p <= 12:
             lines.append("")
             lines.append("Correlation of Fixed Effects:")
-            lines.append(_correlation_table(r))
+            # lme4's vcov, also under Kenward-Roger (as lmerTest)
+            lines.append(correlation_table(list(r.frame.x_names), r._vcov_unadjusted))
         elif p > 12:
             lines.append("")
             lines.append(f"Correlation matrix not shown by default, as p = {p} > 12.")

@@ -1,0 +1,239 @@
+r"""Response distributions of generalised linear mixed models (lme4's ``family`` objects).
+
+A family is a small frozen class holding its :class:`~interlace_jax.families.Link`. It gives the
+model everything it needs as pure JAX functions of the linear predictor:
+
+* :meth:`Family.log_density`: per-observation log-likelihood ``log p(y_i | mu_i, phi)``, with
+  the prior weights in R's sense (binomial: the number of trials; others: precision weights);
+* :meth:`Family.variance` and :meth:`Family.unit_deviance`, R's ``variance`` and
+  ``dev.resids``;
+* the host-side checks of the response and R's starting values (``mustart``).
+
+The curvature used by the Laplace approximation is either the expected (Fisher) information
+``w mu_eta^2 / (phi V(mu))`` (lme4's convention, ``fisher_laplace = True``) or the observed one,
+``-d^2 log p / d eta^2`` from autodiff (TMB's, and glmmTMB's); they coincide for canonical links.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.special import gammaln, xlog1py, xlogy
+
+from interlace_jax._errors import DataError, ModelError
+from interlace_jax.families._links import LINKS, Link
+
+
+def link_of(link: str | Link, family: str, allowed: tuple[str, ...]) -> Link:
+    """The Link object for ``link`` (a name as R spells it, or a Link), checked against the
+    links the family allows."""
+    if isinstance(link, Link):
+        name = link.name
+    elif isinstance(link, str):
+        name = link
+    else:
+        raise ModelError(f"link must be a name such as 'logit' or a Link, not {link!r}")
+    if name not in allowed:
+        raise ModelError(
+            f"link {name!r} is not available for the {family} family; choose one of {allowed}")
+    return link if isinstance(link, Link) else LINKS[name]()
+
+
+class Family:
+    """Abstract response family; subclasses are frozen dataclasses with a ``link`` field.
+
+    Class attributes:
+        name: the family as R spells it (``"binomial"``, ``"Gamma"``).
+        links: the link names the family accepts; the first is the default (canonical).
+        has_dispersion: whether a dispersion parameter phi is estimated.
+        fisher_laplace: the Laplace log-determinant uses the expected information (lme4).
+    """
+
+    name: ClassVar[str]
+    links: ClassVar[tuple[str, ...]]
+    has_dispersion: ClassVar[bool] = False
+    fisher_laplace: ClassVar[bool] = False
+    link: Link
+
+    def __post_init__(self):
+        object.__setattr__(self, "link", link_of(self.link, self.name, self.links))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(link={self.link.name!r})"
+
+    # -- pure JAX, elementwise ------------------------------------------------------------
+    def log_density(self, y, mu, weights, phi):
+        """(n,) log p(y_i | mu_i) for prior weights (n,) and dispersion phi ()."""
+        raise NotImplementedError
+
+    def variance(self, mu):
+        """(n,) the variance function V(mu)."""
+        raise NotImplementedError
+
+    def unit_deviance(self, y, mu, weights):
+        """(n,) R's ``dev.resids``: weighted unit deviances (their sum is the GLM deviance)."""
+        raise NotImplementedError
+
+    def fisher_weights(self, eta, weights, phi):
+        """(n,) expected information ``w mu_eta(eta)^2 / (phi V(mu))`` of each eta_i."""
+        mu = self.link.inverse(eta)
+        return weights * self.link.mu_eta(eta) ** 2 / (phi * self.variance(mu))
+
+    # -- host ------------------------------------------------------------------------------
+    def check_response(self, y: np.ndarray, weights: np.ndarray, what: str) -> None:
+        """Raise DataError when y (n,) is outside the family's support."""
+
+    def start_mu(self, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """R's ``mustart``: a starting mean (n,) inside the support."""
+        return np.asarray(y, dtype=float)
+
+    def dispersion_start(self, y: np.ndarray, mu: np.ndarray, weights: np.ndarray) -> float:
+        """A starting dispersion from a fitted mean (the Pearson estimate)."""
+        return 1.0
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise DataError(message)
+
+
+@dataclass(frozen=True, repr=False)
+class Binomial(Family):
+    """Binomial: y a proportion of ``weights`` trials (0/1 responses have one trial each)."""
+
+    link: str | Link = "logit"
+    name: ClassVar[str] = "binomial"
+    links: ClassVar[tuple[str, ...]] = ("logit", "probit", "cloglog", "cauchit", "log")
+    fisher_laplace: ClassVar[bool] = True
+
+    def log_density(self, y, mu, weights, phi):
+        successes = jnp.round(weights * y)
+        failures = jnp.round(weights) - successes
+        log_choose = (gammaln(jnp.round(weights) + 1.0) - gammaln(successes + 1.0)
+                      - gammaln(failures + 1.0))
+        return log_choose + xlogy(successes, mu) + xlog1py(failures, -mu)
+
+    def variance(self, mu):
+        return mu * (1.0 - mu)
+
+    def unit_deviance(self, y, mu, weights):
+        return 2.0 * weights * (xlogy(y, y / mu) + xlogy(1.0 - y, (1.0 - y) / (1.0 - mu)))
+
+    def check_response(self, y, weights, what):
+        _require(bool(np.all((y >= 0) & (y <= 1))),
+                 f"{what} must lie in [0, 1] for the binomial family (0/1 outcomes or "
+                 "proportions with weights= trials, or write cbind(successes, failures))")
+        trials = weights * y
+        _require(bool(np.allclose(trials, np.round(trials), atol=1e-7)),
+                 f"{what}: weights * response must be whole numbers of successes for the "
+                 "binomial family (proportions need weights= the number of trials)")
+
+    def start_mu(self, y, weights):
+        return (weights * y + 0.5) / (weights + 1.0)
+
+
+@dataclass(frozen=True, repr=False)
+class Poisson(Family):
+    """Poisson counts."""
+
+    link: str | Link = "log"
+    name: ClassVar[str] = "poisson"
+    links: ClassVar[tuple[str, ...]] = ("log", "sqrt", "identity")
+    fisher_laplace: ClassVar[bool] = True
+
+    def log_density(self, y, mu, weights, phi):
+        return weights * (xlogy(y, mu) - mu - gammaln(y + 1.0))
+
+    def variance(self, mu):
+        return mu
+
+    def unit_deviance(self, y, mu, weights):
+        return 2.0 * weights * (xlogy(y, y / mu) - (y - mu))
+
+    def check_response(self, y, weights, what):
+        _require(bool(np.all(y >= 0)), f"{what} has negative values: not counts for the poisson "
+                 "family")
+        _require(bool(np.allclose(y, np.round(y))),
+                 f"{what} has non-integer values: not counts for the poisson family")
+
+    def start_mu(self, y, weights):
+        return y + 0.1
+
+
+@dataclass(frozen=True, repr=False)
+class Gamma(Family):
+    """Gamma with mean mu and variance ``phi mu^2 / w`` (shape ``w / phi``)."""
+
+    link: str | Link = "inverse"
+    name: ClassVar[str] = "Gamma"
+    links: ClassVar[tuple[str, ...]] = ("inverse", "log", "identity")
+    has_dispersion: ClassVar[bool] = True
+
+    def log_density(self, y, mu, weights, phi):
+        shape = weights / phi
+        return (shape * jnp.log(shape * y / mu) - shape * y / mu - jnp.log(y)
+                - gammaln(shape))
+
+    def variance(self, mu):
+        return mu**2
+
+    def unit_deviance(self, y, mu, weights):
+        return -2.0 * weights * (jnp.log(y / mu) - (y - mu) / mu)
+
+    def check_response(self, y, weights, what):
+        _require(bool(np.all(y > 0)), f"{what} must be positive for the Gamma family")
+
+    def dispersion_start(self, y, mu, weights):
+        return float(np.mean(weights * (y - mu) ** 2 / mu**2))
+
+
+@dataclass(frozen=True, repr=False)
+class InverseGaussian(Family):
+    """Inverse Gaussian with mean mu and variance ``phi mu^3 / w``."""
+
+    link: str | Link = "1/mu^2"
+    name: ClassVar[str] = "inverse.gaussian"
+    links: ClassVar[tuple[str, ...]] = ("1/mu^2", "inverse", "log", "identity")
+    has_dispersion: ClassVar[bool] = True
+
+    def log_density(self, y, mu, weights, phi):
+        precision = weights / phi
+        return (0.5 * jnp.log(precision / (2.0 * jnp.pi * y**3))
+                - precision * (y - mu) ** 2 / (2.0 * mu**2 * y))
+
+    def variance(self, mu):
+        return mu**3
+
+    def unit_deviance(self, y, mu, weights):
+        return weights * (y - mu) ** 2 / (y * mu**2)
+
+    def check_response(self, y, weights, what):
+        _require(bool(np.all(y > 0)), f"{what} must be positive for the inverse Gaussian family")
+
+    def dispersion_start(self, y, mu, weights):
+        return float(np.mean(weights * (y - mu) ** 2 / mu**3))
+
+
+@dataclass(frozen=True, repr=False)
+class Gaussian(Family):
+    """Normal with variance ``phi / w``; with a non-identity link a GLMM (identity: use fit)."""
+
+    link: str | Link = "identity"
+    name: ClassVar[str] = "gaussian"
+    links: ClassVar[tuple[str, ...]] = ("identity", "log", "inverse")
+    has_dispersion: ClassVar[bool] = True
+
+    def log_density(self, y, mu, weights, phi):
+        return 0.5 * jnp.log(weights / (2.0 * jnp.pi * phi)) - weights * (y - mu) ** 2 / (2.0 * phi)
+
+    def variance(self, mu):
+        return jnp.ones_like(mu)
+
+    def unit_deviance(self, y, mu, weights):
+        return weights * (y - mu) ** 2
+
+    def dispersion_start(self, y, mu, weights):
+        return float(np.mean(weights * (y - mu) ** 2))

@@ -1,0 +1,303 @@
+"""The fitted generalised linear mixed model: statsmodels-style attributes, glmer's printing."""
+
+from __future__ import annotations
+
+import math
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from interlace_jax._errors import DataError, ModelError
+from interlace_jax._x64 import x64
+from interlace_jax.families import Family
+from interlace_jax.formula import ModelFrame, model_matrices_for
+from interlace_jax.models._glmm_data import GLMMData
+from interlace_jax.optim import Status
+from interlace_jax.optim._fit_glmm import GLMMFit
+from interlace_jax.results._effects import effects_by_group, host_linear_predictor, term_effects
+from interlace_jax.results._names import variance_parameter_names
+from interlace_jax.results._varcorr import TermCovariance, term_covariances, varcorr_frame
+from interlace_jax.terms import ReTerm, diagonal_mask
+
+RESIDUAL_TYPES = ("deviance", "pearson", "response", "working")
+
+
+class GLMMResult:
+    """A fitted GLMM (returned by :func:`interlace_jax.glmer`).
+
+    The numbers follow lme4's ``glmer`` (TMB's for families with a dispersion parameter):
+    ``llf`` is ``logLik()`` (Laplace or adaptive Gauss-Hermite), ``deviance`` is ``-2 llf``,
+    ``cov_params()`` is the inverse of half the Hessian of that deviance in (theta, beta[, log
+    phi]) restricted to beta (lme4's ``vcov(use.hessian = TRUE)``), z tests use the normal
+    distribution. ``theta`` is lme4's ``getME(m, "theta")``: the random effects are
+    ``b = Lambda(theta) u`` with ``u ~ N(0, I)``, so their covariance is ``Lambda Lambda'`` (not
+    scaled by the dispersion). Fixed-effect names are formulaic's, as in statsmodels;
+    ``summary()`` prints lme4's.
+    """
+
+    def __init__(self, *, formula: str, frame: ModelFrame, data: GLMMData, terms: list[ReTerm],
+                 fit: GLMMFit, u: tuple, n_agq: int, data_name: str | None = None):
+        self.formula = formula
+        self.frame = frame
+        self._data = data
+        self._terms = terms  # computation (lme4) order
+        self.fit = fit
+        self._u = u
+        self.n_agq = n_agq
+        self.data_name = data_name
+
+    # ----- parameters -----------------------------------------------------------------
+    @property
+    def family(self) -> Family:
+        return self._data.family
+
+    @property
+    def theta(self) -> np.ndarray:
+        """(n_theta,) relative covariance parameters in lme4's order."""
+        return self.fit.x[: self._data.layout.n_theta]
+
+    @cached_property
+    def fe_params(self) -> pd.Series:
+        """Fixed-effect estimates (link scale), indexed by formulaic column names."""
+        lay = self._data.layout
+        return pd.Series(self.fit.x[lay.n_theta : lay.n_theta + lay.n_fixed],
+                         index=list(self.frame.x_names_formulaic), name="fe_params")
+
+    @property
+    def dispersion(self) -> float:
+        """The dispersion phi (Var(y) = phi V(mu) / w); 1 for binomial and Poisson."""
+        return float(np.exp(self.fit.x[-1])) if self._data.layout.has_dispersion else 1.0
+
+    @property
+    def scale(self) -> float:
+        """statsmodels' ``scale``: the dispersion phi."""
+        return self.dispersion
+
+    @cached_property
+    def _parameter_cov(self) -> np.ndarray:
+        """Inverse of half the deviance's Hessian over the interior outer parameters (NaN rows
+        and columns for theta at the boundary)."""
+        h = 0.5 * (self.fit.hessian + self.fit.hessian.T)
+        keep = ~self.fit.report.boundary
+        cov = np.full_like(h, np.nan)
+        try:
+            inner = np.linalg.inv(0.5 * h[np.ix_(keep, keep)])
+        except np.linalg.LinAlgError:
+            inner = np.full((keep.sum(), keep.sum()), np.nan)
+        cov[np.ix_(keep, keep)] = inner
+        return cov
+
+    def cov_params(self) -> pd.DataFrame:
+        """(p, p) covariance of the fixed effects (lme4's ``vcov``)."""
+        lay = self._data.layout
+        block = slice(lay.n_theta, lay.n_theta + lay.n_fixed)
+        names = list(self.frame.x_names_formulaic)
+        return pd.DataFrame(self._parameter_cov[block, block], index=names, columns=names)
+
+    @cached_property
+    def bse(self) -> pd.Series:
+        return pd.Series(np.sqrt(np.diag(self.cov_params())), index=self.fe_params.index,
+                         name="bse")
+
+    @property
+    def tvalues(self) -> pd.Series:
+        """z statistics estimate / SE."""
+        return (self.fe_params / self.bse).rename("zvalues")
+
+    zvalues = tvalues
+
+    @property
+    def pvalues(self) -> pd.Series:
+        """Two-sided normal p-values of the z statistics (lme4's ``Pr(>|z|)``)."""
+        return pd.Series(2 * stats.norm.sf(np.abs(self.tvalues.to_numpy())),
+                         index=self.fe_params.index, name="pvalues")
+
+    def conf_int(self, alpha: float = 0.05, level: float | None = None) -> pd.DataFrame:
+        """Wald intervals of the fixed effects (lme4's ``confint(method = "Wald")``)."""
+        level = 1.0 - alpha if level is None else level
+        if not 0.0 < level < 1.0:
+            raise ModelError(f"level must be in (0, 1), got {level}")
+        q = stats.norm.ppf(0.5 * (1.0 + level))
+        est, se = self.fe_params.to_numpy(), self.bse.to_numpy()
+        out = pd.DataFrame({0: est - q * se, 1: est + q * se}, index=self.fe_params.index)
+        out.attrs.update(method="wald", level=level)
+        return out
+
+    # ----- random effects ---------------------------------------------------------------
+    @cached_property
+    def _term_effects(self) -> list[np.ndarray]:
+        return term_effects(self.theta, self._u[0], self._u[1], self._data.plan)
+
+    @cached_property
+    def random_effects(self) -> dict[str, pd.DataFrame]:
+        """Conditional modes per grouping factor: a DataFrame (levels x effect names)."""
+        return effects_by_group(self._terms, self._term_effects)
+
+    @cached_property
+    def _covariances(self) -> list[TermCovariance]:
+        return term_covariances(self.theta, 1.0, [t.group for t in self._terms],
+                                [t.z_names for t in self._terms], [t.size for t in self._terms])
+
+    @property
+    def varcorr(self) -> pd.DataFrame:
+        """lme4's ``as.data.frame(VarCorr(m))`` (no residual row: a GLMM has none)."""
+        return varcorr_frame(self._covariances, 1.0).iloc[:-1].reset_index(drop=True)
+
+    @property
+    def theta_names(self) -> tuple[str, ...]:
+        return variance_parameter_names([t.group for t in self._terms],
+                                        [t.z_names for t in self._terms]).theta
+
+    # ----- fit statistics ---------------------------------------------------------------
+    @property
+    def nobs(self) -> int:
+        return int(self.frame.y.shape[0])
+
+    @property
+    def n_dropped(self) -> int:
+        return int(self.frame.n_dropped)
+
+    @property
+    def ngroups(self) -> dict[str, int]:
+        return {t.group: t.n_levels for t in self._terms}
+
+    @property
+    def n_params(self) -> int:
+        """Parameters counted by logLik's df: theta, beta and the dispersion if any."""
+        return int(self.fit.x.size)
+
+    @property
+    def llf(self) -> float:
+        """``logLik()``: the Laplace (nAGQ = 1) or adaptive Gauss-Hermite log-likelihood."""
+        return -0.5 * self.fit.deviance
+
+    @property
+    def deviance(self) -> float:
+        """-2 llf, the ``deviance`` column of glmer's summary."""
+        return self.fit.deviance
+
+    @property
+    def aic(self) -> float:
+        return -2 * self.llf + 2 * self.n_params
+
+    @property
+    def bic(self) -> float:
+        return -2 * self.llf + math.log(self.nobs) * self.n_params
+
+    @property
+    def converged(self) -> bool:
+        return self.fit.converged
+
+    @property
+    def is_singular(self) -> bool:
+        diag = np.concatenate([diagonal_mask(t.size) for t in self._terms])
+        return bool(np.any(np.abs(self.theta[diag]) < 1e-4))
+
+    @property
+    def convergence_messages(self) -> tuple[str, ...]:
+        msgs = list(self.fit.report.messages)
+        if self.fit.status != Status.CONVERGED:
+            msgs.insert(0, f"optimizer ({self.fit.optimizer}): {Status(self.fit.status).message}")
+        if self.is_singular:
+            msgs.append("boundary (singular) fit: see is_singular")
+        return tuple(msgs)
+
+    # ----- fitted values and residuals --------------------------------------------------
+    def _eta(self, X, offset, term_refs, term_z, include_re: bool) -> np.ndarray:
+        return host_linear_predictor(self.fe_params.to_numpy(), X, offset,
+                                     self._term_effects if include_re else None, term_refs,
+                                     term_z)
+
+    def _mean(self, eta: np.ndarray) -> np.ndarray:
+        with x64():
+            return np.asarray(self.family.link.inverse(eta))
+
+    @cached_property
+    def _fitted_eta(self) -> np.ndarray:
+        return self._eta(self.frame.X, self.frame.offset, [t.refs for t in self._terms],
+                         [t.z for t in self._terms], True)
+
+    @cached_property
+    def fittedvalues(self) -> pd.Series:
+        """Conditional means mu (response scale) of the kept rows (lme4's ``fitted()``)."""
+        return pd.Series(self._mean(self._fitted_eta), index=self.frame.row_index,
+                         name="fittedvalues")
+
+    def residuals(self, type: str = "deviance") -> pd.Series:
+        """Residuals of the kept rows, lme4's ``residuals(m, type)``: ``"deviance"`` (the
+        default for GLMMs), ``"pearson"``, ``"response"`` (y - mu) or ``"working"``."""
+        if type not in RESIDUAL_TYPES:
+            raise ModelError(f"unknown residual type {type!r}; choose one of {RESIDUAL_TYPES}")
+        y, w = self.frame.y, self.frame.weights
+        mu, eta = self.fittedvalues.to_numpy(), self._fitted_eta
+        fam = self.family
+        with x64():
+            if type == "deviance":
+                unit = np.asarray(fam.unit_deviance(y, mu, w))
+                values = np.sign(y - mu) * np.sqrt(np.maximum(unit, 0.0))
+            elif type == "pearson":
+                values = (y - mu) * np.sqrt(w) / np.sqrt(np.asarray(fam.variance(mu)))
+            elif type == "working":
+                values = (y - mu) / np.asarray(fam.link.mu_eta(eta))
+            else:
+                values = y - mu
+        return pd.Series(values, index=self.frame.row_index, name=f"resid_{type}")
+
+    @property
+    def resid(self) -> pd.Series:
+        """Deviance residuals (lme4's default ``residuals()`` for a GLMM)."""
+        return self.residuals("deviance")
+
+    @property
+    def resid_pearson(self) -> pd.Series:
+        return self.residuals("pearson")
+
+    @property
+    def resid_response(self) -> pd.Series:
+        return self.residuals("response")
+
+    def predict(self, newdata=None, *, type: str = "link", include_re: bool = True,
+                allow_new_levels: bool = True) -> np.ndarray:
+        """Predictions on the link (``type="link"``) or response (``"response"``) scale.
+
+        Args:
+            newdata: any dataframe with the model's columns; None for the fitted rows.
+            include_re: add the conditional modes (lme4's ``re.form = NULL``); False gives the
+                population-level prediction (``re.form = NA``).
+            allow_new_levels: unseen levels get zero random effects; when False they raise.
+        """
+        if type not in ("link", "response"):
+            raise ModelError(f"type must be 'link' or 'response', not {type!r}")
+        if newdata is None:
+            terms = self._terms
+            eta = self._eta(self.frame.X, self.frame.offset, [t.refs for t in terms],
+                            [t.z for t in terms], include_re)
+        else:
+            design = model_matrices_for(self.frame, newdata)
+            ordered = [design.terms[i] for i in self._data.plan.order]
+            if include_re and not allow_new_levels:
+                for term, nt in zip(self._terms, ordered):
+                    if nt.unseen_levels:
+                        raise DataError(
+                            f"new levels of grouping factor {term.group!r}: "
+                            f"{', '.join(map(str, nt.unseen_levels[:5]))}; pass "
+                            "allow_new_levels=True to predict them at the population level")
+            eta = self._eta(design.X, design.offset, [t.refs for t in ordered],
+                            [t.z for t in ordered], include_re)
+        return eta if type == "link" else self._mean(eta)
+
+    # ----- printing ---------------------------------------------------------------------
+    def summary(self):
+        from interlace_jax.results._glmm_summary import GLMMSummary
+
+        return GLMMSummary(self)
+
+    def __repr__(self) -> str:
+        return (f"<GLMMResult {self.formula!r} family={self.family!r} "
+                f"logLik={self.llf:.4f}>")
+
+    def __str__(self) -> str:
+        return str(self.summary())
+
