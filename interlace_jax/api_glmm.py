@@ -12,9 +12,9 @@ from interlace_jax._x64 import x64
 from interlace_jax.families import Family, family_of
 from interlace_jax.formula import build_model_frame, parse_formula
 from interlace_jax.models._glmm_data import glmm_data
-from interlace_jax.models._laplace import laplace_deviance
+from interlace_jax.models._laplace import laplace_deviance, zero_effects
 from interlace_jax.optim._fit_glmm import fit_glmm
-from interlace_jax.optim._glm_start import glm_start
+from interlace_jax.optim._glm_start import GLMStart, glm_start
 from interlace_jax.results._glmm_result import GLMMResult
 from interlace_jax.terms import ReTerm, diagonal_mask
 
@@ -30,10 +30,10 @@ def _objective(n_agq: int, terms: list[ReTerm]):
     return quadrature_deviance_for(int(n_agq), terms)
 
 
-def _start(start, family: Family, frame, ordered: list[ReTerm]) -> np.ndarray:
+def _start(start, family: Family, frame, ordered: list[ReTerm], glm: GLMStart) -> np.ndarray:
     """(theta, beta, log phi): lme4's theta start (1 on diagonals) and the GLM's beta."""
     theta0 = np.concatenate([diagonal_mask(t.size).astype(float) for t in ordered])
-    beta0, phi0 = glm_start(family, frame.X, frame.y, frame.weights, frame.offset)
+    beta0, phi0 = glm.beta, glm.phi
     x0 = np.concatenate([theta0, beta0, [np.log(phi0)] if family.has_dispersion else []])
     if start is None:
         return x0
@@ -63,7 +63,7 @@ def glmer(
     weights: Any = None,
     offset: Any = None,
     nAGQ: int = 1,
-    optimizer: str = "newton",
+    optimizer: str = "lbfgsb",
     start: dict | None = None,
 ) -> GLMMResult:
     """Fit a generalised linear mixed model by maximum likelihood, as lme4's ``glmer``.
@@ -81,7 +81,10 @@ def glmer(
         offset: a column name or array added to the linear predictor.
         nAGQ: 1 for the Laplace approximation; more for adaptive Gauss-Hermite quadrature
             with that many nodes per dimension (a single grouping factor only).
-        optimizer: ``"newton"`` (exact Hessian, default) or ``"lbfgsb"``.
+        optimizer: ``"lbfgsb"`` (default: scipy's L-BFGS-B with exact gradients; the Hessian
+            at the optimum from central differences of exact gradients) or ``"newton"``
+            (exact Hessians throughout; more to compile). See
+            :mod:`interlace_jax.optim._fit_glmm`.
         start: optional starting values, a dict with ``theta`` (lme4's order), ``beta`` and
             ``phi``.
 
@@ -95,7 +98,8 @@ def glmer(
     parsed = parse_formula(formula, random=random, groups=groups)
     if not parsed.bars:
         raise ModelError(f"no random-effects terms in {formula!r}: add a term such as (1 | g)")
-    frame = build_model_frame(parsed, data, weights=weights, offset=offset)
+    frame = build_model_frame(parsed, data, weights=weights, offset=offset,
+                              factor_response=fam.name == "binomial")
     if frame.trials is not None and fam.name != "binomial":
         raise ModelError(f"a cbind(successes, failures) response needs the binomial family, "
                          f"not {fam.name!r}")
@@ -105,8 +109,10 @@ def glmer(
         model = glmm_data(terms, frame.X, frame.y, frame.weights, frame.offset, fam)
         ordered = [terms[i] for i in model.plan.order]
         objective = _objective(nAGQ, ordered)
-        x0 = _start(start, fam, frame, ordered)
-        fit, u = fit_glmm(model, objective, x0, tuple(t.size for t in ordered), optimizer)
+        glm = glm_start(fam, frame.X, frame.y, frame.weights, frame.offset)
+        x0 = _start(start, fam, frame, ordered, glm)
+        fit, u = fit_glmm(model, objective, x0, tuple(t.size for t in ordered),
+                          zero_effects(model), optimizer)
     result = GLMMResult(formula=formula, frame=frame, data=model, terms=ordered, fit=fit, u=u,
                         n_agq=int(nAGQ))
     if not result.converged:

@@ -4,7 +4,9 @@ A family is a small frozen class holding its :class:`~interlace_jax.families.Lin
 model everything it needs as pure JAX functions of the linear predictor:
 
 * :meth:`Family.log_density`: per-observation log-likelihood ``log p(y_i | mu_i, phi)``, with
-  the prior weights in R's sense (binomial: the number of trials; others: precision weights);
+  the prior weights in R's sense (binomial: the number of trials; others: precision weights),
+  less the part that depends on the data alone, :meth:`Family.log_constant`, which is computed
+  once on the host (the binomial coefficients, ``log y!``): the inner loops never see it;
 * :meth:`Family.variance` and :meth:`Family.unit_deviance`, R's ``variance`` and
   ``dev.resids``;
 * the host-side checks of the response and R's starting values (``mustart``).
@@ -21,6 +23,7 @@ from typing import ClassVar
 
 import jax.numpy as jnp
 import numpy as np
+from scipy import special
 from jax.scipy.special import gammaln, xlog1py, xlogy
 
 from interlace_jax._errors import DataError, ModelError
@@ -66,8 +69,12 @@ class Family:
 
     # -- pure JAX, elementwise ------------------------------------------------------------
     def log_density(self, y, mu, weights, phi):
-        """(n,) log p(y_i | mu_i) for prior weights (n,) and dispersion phi ()."""
+        """(n,) log p(y_i | mu_i) - log_constant_i for prior weights (n,), dispersion phi ()."""
         raise NotImplementedError
+
+    def log_constant(self, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """(n,) the part of log p(y_i | mu_i) that depends on the data alone (host, numpy)."""
+        return np.zeros_like(np.asarray(y, dtype=float))
 
     def variance(self, mu):
         """(n,) the variance function V(mu)."""
@@ -112,9 +119,13 @@ class Binomial(Family):
     def log_density(self, y, mu, weights, phi):
         successes = jnp.round(weights * y)
         failures = jnp.round(weights) - successes
-        log_choose = (gammaln(jnp.round(weights) + 1.0) - gammaln(successes + 1.0)
-                      - gammaln(failures + 1.0))
-        return log_choose + xlogy(successes, mu) + xlog1py(failures, -mu)
+        return xlogy(successes, mu) + xlog1py(failures, -mu)
+
+    def log_constant(self, y, weights):
+        trials = np.round(weights)
+        successes = np.round(weights * y)
+        return (special.gammaln(trials + 1.0) - special.gammaln(successes + 1.0)
+                - special.gammaln(trials - successes + 1.0))
 
     def variance(self, mu):
         return mu * (1.0 - mu)
@@ -145,7 +156,10 @@ class Poisson(Family):
     fisher_laplace: ClassVar[bool] = True
 
     def log_density(self, y, mu, weights, phi):
-        return weights * (xlogy(y, mu) - mu - gammaln(y + 1.0))
+        return weights * (xlogy(y, mu) - mu)
+
+    def log_constant(self, y, weights):
+        return -weights * special.gammaln(y + 1.0)
 
     def variance(self, mu):
         return mu
@@ -174,8 +188,10 @@ class Gamma(Family):
 
     def log_density(self, y, mu, weights, phi):
         shape = weights / phi
-        return (shape * jnp.log(shape * y / mu) - shape * y / mu - jnp.log(y)
-                - gammaln(shape))
+        return shape * jnp.log(shape * y / mu) - shape * y / mu - gammaln(shape)
+
+    def log_constant(self, y, weights):
+        return -np.log(y)
 
     def variance(self, mu):
         return mu**2
@@ -201,8 +217,10 @@ class InverseGaussian(Family):
 
     def log_density(self, y, mu, weights, phi):
         precision = weights / phi
-        return (0.5 * jnp.log(precision / (2.0 * jnp.pi * y**3))
-                - precision * (y - mu) ** 2 / (2.0 * mu**2 * y))
+        return 0.5 * jnp.log(precision) - precision * (y - mu) ** 2 / (2.0 * mu**2 * y)
+
+    def log_constant(self, y, weights):
+        return -0.5 * np.log(2.0 * np.pi * y**3)
 
     def variance(self, mu):
         return mu**3
@@ -227,7 +245,10 @@ class Gaussian(Family):
     has_dispersion: ClassVar[bool] = True
 
     def log_density(self, y, mu, weights, phi):
-        return 0.5 * jnp.log(weights / (2.0 * jnp.pi * phi)) - weights * (y - mu) ** 2 / (2.0 * phi)
+        return 0.5 * jnp.log(weights / phi) - weights * (y - mu) ** 2 / (2.0 * phi)
+
+    def log_constant(self, y, weights):
+        return np.full(np.shape(y), -0.5 * np.log(2.0 * np.pi))
 
     def variance(self, mu):
         return jnp.ones_like(mu)

@@ -121,7 +121,8 @@ class ModelFrame:
 
 
 def build_model_frame(
-    parsed: ParsedFormula, data: Any, *, weights: Any = None, offset: Any = None
+    parsed: ParsedFormula, data: Any, *, weights: Any = None, offset: Any = None,
+    factor_response: bool = False,
 ) -> ModelFrame:
     """Turn a parsed formula and a dataframe into the arrays of a mixed model.
 
@@ -131,6 +132,8 @@ def build_model_frame(
         weights: prior weights: a column name or an array of length ``n_rows_in``.
         offset: a known term added to the linear predictor, on top of any ``offset()`` terms: a
             column name or an array of length ``n_rows_in``.
+        factor_response: accept a categorical response column as R's binomial family does:
+            its first level is failure (0), every other level success (1).
 
     Returns:
         The :class:`ModelFrame`; with zero bars, ``terms`` is empty (the caller decides whether
@@ -168,7 +171,7 @@ def build_model_frame(
             f"the model's columns {list(columns.values)}"
         )
     frame = pandas_frame(columns)
-    y, trials = _response(parsed.response, columns, frame)
+    y, trials = _response(parsed.response, columns, frame, factor_response)
     X_full, fixed_spec = model_matrix(
         parsed.fixed_rhs, frame, f"the fixed-effects part {parsed.fixed_rhs!r}"
     )
@@ -223,13 +226,14 @@ def _needed_columns(parsed: ParsedFormula, weights: Any, offset: Any) -> list[st
     return list(dict.fromkeys(names + column_name(weights) + column_name(offset)))
 
 
-def _response(expr: str, columns: Columns, frame: pd.DataFrame
+def _response(expr: str, columns: Columns, frame: pd.DataFrame, factor_response: bool = False
               ) -> tuple[np.ndarray, np.ndarray | None]:
     """The response ``(n,)`` and, for ``cbind(successes, failures)``, the trials ``(n,)``.
 
     A numeric or logical column, or an expression of columns. ``cbind(s, f)`` (R's two-column
     binomial response) gives the proportion ``s / (s + f)`` (0 where there are no trials) and
-    the trials ``s + f``.
+    the trials ``s + f``. With ``factor_response``, a categorical column is 0 at its first
+    level and 1 elsewhere (R's binomial family).
     """
     parts = cbind_parts(expr)
     if parts is not None:
@@ -242,6 +246,8 @@ def _response(expr: str, columns: Columns, frame: pd.DataFrame
     name = plain_name(expr)
     if name is not None and name not in columns.levels:
         return columns.values[name].astype(np.float64), None
+    if name is not None and factor_response:
+        return (columns.values[name] != 0).astype(np.float64), None
     return _numeric_expression(expr, columns, frame, "the response")[0], None
 
 

@@ -44,6 +44,8 @@ class GLMMData:
         zmap: index arrays to form Z'WZ for any weights.
         y: (n,) response (binomial: the proportion of successes; weights are the trials).
         offset: (n,) known part of the linear predictor.
+        log_constant: () the sum over observations of the family's data-only log-density
+            terms (:meth:`~interlace_jax.families.Family.log_constant`).
         family: the response family (static).
         layout: the outer parameter layout (static).
     """
@@ -52,6 +54,7 @@ class GLMMData:
     zmap: ZProductMap
     y: jax.Array
     offset: jax.Array
+    log_constant: jax.Array
     family: Family = field(metadata=dict(static=True))
     layout: ParamLayout = field(metadata=dict(static=True))
 
@@ -78,6 +81,7 @@ def glmm_data(terms: list[ReTerm], X: np.ndarray, y: np.ndarray, weights: np.nda
         zmap=z_product_map(plan, index, ordered),
         y=np.asarray(y, dtype=np.float64),
         offset=np.asarray(offset, dtype=np.float64),
+        log_constant=np.asarray(np.sum(family.log_constant(y, weights)), dtype=np.float64),
         family=family,
         layout=layout,
     )

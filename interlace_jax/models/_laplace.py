@@ -55,7 +55,7 @@ def eta_of(u: tuple, x: jax.Array, data: GLMMData) -> jax.Array:
 
 
 def log_density(eta: jax.Array, x: jax.Array, data: GLMMData) -> jax.Array:
-    """(n,) log p(y_i | eta_i)."""
+    """(n,) log p(y_i | eta_i) without the data-only terms (their sum is data.log_constant)."""
     _, _, phi = split_params(x, data)
     family = data.family
     return family.log_density(data.y, family.link.inverse(eta), data.rmap.weights, phi)
@@ -199,15 +199,20 @@ def laplace_parts(x: jax.Array, data: GLMMData, u0: tuple | None = None):
     """(deviance, mode u, factor) of the Laplace approximation at outer parameters x."""
     u = conditional_mode(x, zero_effects(data, x.dtype) if u0 is None else u0, data)
     eta = eta_of(u, x, data)
-    ll = jnp.sum(log_density(eta, x, data))
+    ll = jnp.sum(log_density(eta, x, data)) + data.log_constant
     factor, _ = penalised_factor(laplace_weights(eta, x, data), x, data)
     penalty = jnp.sum(u[0] ** 2) + jnp.sum(u[1] ** 2)
     return -2.0 * ll + penalty + z_log_det(factor, data.plan), u, factor
 
 
-def laplace_deviance(x: jax.Array, data: GLMMData) -> tuple[jax.Array, tuple]:
+def laplace_deviance(x: jax.Array, data: GLMMData, u0: tuple | None = None
+                     ) -> tuple[jax.Array, tuple]:
     """-2 log-likelihood of the GLMM by the Laplace approximation (lme4's nAGQ = 1 deviance)
     at outer parameters x = (theta, beta, log phi) (theta in computation order), and the
-    conditional mode (first (L1, S1), rest (q_rest,)) it was taken at."""
-    deviance, u, _ = laplace_parts(x, data)
+    conditional mode (first (L1, S1), rest (q_rest,)) it was taken at.
+
+    ``u0`` only starts the search for the mode (e.g. the mode at a nearby x, as an optimiser
+    passes it along); the value does not depend on it beyond the inner tolerance.
+    """
+    deviance, u, _ = laplace_parts(x, data, u0)
     return deviance, u

@@ -3,18 +3,30 @@ fitted by iteratively reweighted least squares on the host (R's ``glm.fit``, a f
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from interlace_jax.families import Family
 
 
-def glm_start(family: Family, X: np.ndarray, y: np.ndarray, weights: np.ndarray,
-              offset: np.ndarray, steps: int = 25) -> tuple[np.ndarray, float]:
-    """(beta (p,), phi) of the fixed-effects-only GLM, from R's ``mustart``.
+@dataclass(frozen=True)
+class GLMStart:
+    """The fixed-effects-only GLM fit.
 
-    A few IRLS steps suffice: they only start the Laplace optimisation. phi is the Pearson
-    estimate (1 for families without dispersion).
+    Attributes:
+        beta: (p,) its coefficients.
+        phi: the Pearson estimate of the dispersion (1 for families without one).
     """
+
+    beta: np.ndarray
+    phi: float
+
+
+def glm_start(family: Family, X: np.ndarray, y: np.ndarray, weights: np.ndarray,
+              offset: np.ndarray, steps: int = 25) -> GLMStart:
+    """The fixed-effects-only GLM, from R's ``mustart`` (a few IRLS steps suffice: it only
+    starts the Laplace optimisation)."""
     link = family.link
     mu = np.asarray(family.start_mu(y, weights), dtype=float)
     eta = np.asarray(link.link(mu), dtype=float)
@@ -35,4 +47,4 @@ def glm_start(family: Family, X: np.ndarray, y: np.ndarray, weights: np.ndarray,
         if change < 1e-8:
             break
     phi = family.dispersion_start(y, mu, weights) if family.has_dispersion else 1.0
-    return beta, float(phi)
+    return GLMStart(beta, float(phi))
