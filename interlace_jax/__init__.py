@@ -1,4 +1,4 @@
-"""interlace_jax: linear mixed models in JAX with lme4 formulas and statsmodels-style results.
+"""interlace_jax: mixed models in JAX with lme4 formulas and statsmodels-style results.
 
     >>> import interlace_jax as ij
     >>> m = ij.fit("Reaction ~ Days + (Days | Subject)", ij.datasets.load("sleepstudy"))
@@ -18,8 +18,24 @@ from interlace_jax._errors import (
     ModelError,
 )
 from interlace_jax._x64 import x64
+from interlace_jax import families
 from interlace_jax.api import fit, lmer
-from interlace_jax.results import AnovaTable, ConvergenceCheck, LMMResult, VarCorr, anova
+from interlace_jax.api_glmm import glmer
+from interlace_jax.families import (
+    Binomial,
+    Gamma,
+    Gaussian,
+    InverseGaussian,
+    Poisson,
+)
+from interlace_jax.results import (
+    AnovaTable,
+    ConvergenceCheck,
+    GLMMResult,
+    LMMResult,
+    VarCorr,
+    anova,
+)
 from interlace_jax.simulation import (
     BootstrapResult,
     ManyFits,
@@ -33,22 +49,30 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AnovaTable",
+    "Binomial",
     "BootstrapResult",
     "ConvergenceCheck",
     "ConvergenceWarning",
     "DataError",
     "FormulaError",
+    "GLMMResult",
+    "Gamma",
+    "Gaussian",
+    "InverseGaussian",
     "InterlaceError",
     "LMMResult",
     "ManyFits",
     "ModelError",
+    "Poisson",
     "VarCorr",
     "anova",
     "bootstrap",
     "datasets",
     "enable_compilation_cache",
+    "families",
     "fit",
     "fit_many",
+    "glmer",
     "lmer",
     "power",
     "simulate",

@@ -99,7 +99,7 @@ def glmer(
     if not parsed.bars:
         raise ModelError(f"no random-effects terms in {formula!r}: add a term such as (1 | g)")
     frame = build_model_frame(parsed, data, weights=weights, offset=offset,
-                              factor_response=fam.name == "binomial")
+                              factor_response=fam.name == "binomial", residual_variance=False)
     if frame.trials is not None and fam.name != "binomial":
         raise ModelError(f"a cbind(successes, failures) response needs the binomial family, "
                          f"not {fam.name!r}")

@@ -1,8 +1,8 @@
 """lme4's identifiability checks on the random-effects terms (``checkNlevels``, ``checkZdims``).
 
-lme4 stops, by default, when a grouping factor has fewer than 2 levels, when it has at least as
-many levels as there are observations, and when a term has at least as many random effects
-(levels x columns) as there are observations.
+lme4 stops, by default, when a grouping factor has fewer than 2 levels, and for linear mixed
+models when it has at least as many levels as there are observations, or when a term has at
+least as many random effects (levels x columns) as there are observations.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from __future__ import annotations
 from .._errors import ModelError
 
 
-def check_term_sizes(label: str, group: str, n_levels: int, size: int, n_obs: int) -> None:
+def check_term_sizes(label: str, group: str, n_levels: int, size: int, n_obs: int,
+                     residual: bool = True) -> None:
     """Raise ModelError when a random-effects term cannot be identified.
 
     Args:
@@ -19,12 +20,17 @@ def check_term_sizes(label: str, group: str, n_levels: int, size: int, n_obs: in
         n_levels: number of levels ``L`` of the grouping factor.
         size: number of columns ``S`` of the term's model matrix.
         n_obs: number of observations ``n``.
+        residual: the model has a residual variance (an LMM). Without one (a GLMM), lme4's
+            ``glmerControl`` skips the checks against the number of observations: an
+            observation-level random effect models overdispersion.
     """
     if n_levels < 2:
         raise ModelError(
             f"grouping factor {group!r} has {n_levels} level{'' if n_levels == 1 else 's'}; "
             f"a random effect needs at least 2 (term {label})"
         )
+    if not residual:
+        return
     if n_levels >= n_obs:
         raise ModelError(
             "number of levels of each grouping factor must be < number of observations: "

@@ -122,7 +122,7 @@ class ModelFrame:
 
 def build_model_frame(
     parsed: ParsedFormula, data: Any, *, weights: Any = None, offset: Any = None,
-    factor_response: bool = False,
+    factor_response: bool = False, residual_variance: bool = True,
 ) -> ModelFrame:
     """Turn a parsed formula and a dataframe into the arrays of a mixed model.
 
@@ -134,6 +134,8 @@ def build_model_frame(
             column name or an array of length ``n_rows_in``.
         factor_response: accept a categorical response column as R's binomial family does:
             its first level is failure (0), every other level success (1).
+        residual_variance: the model has a residual variance (LMMs); False for GLMMs, where
+            a grouping factor may have as many levels as there are observations.
 
     Returns:
         The :class:`ModelFrame`; with zero bars, ``terms`` is empty (the caller decides whether
@@ -190,7 +192,8 @@ def build_model_frame(
     weights_arg = observation_vector(weights, "weights", columns, nonnegative=True)
     terms = tuple(_random_term(bar, columns, frame) for bar in parsed.bars)
     for term in terms:
-        check_term_sizes(term.label, term.group, len(term.levels), term.z.shape[1], n)
+        check_term_sizes(term.label, term.group, len(term.levels), term.z.shape[1], n,
+                         residual_variance)
     return ModelFrame(
         y=y,
         X=X_full[:, kept],

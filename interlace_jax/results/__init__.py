@@ -3,6 +3,7 @@
 from interlace_jax.results._anova import AnovaTable, anova
 from interlace_jax.results._convergence import ConvergenceCheck
 from interlace_jax.results._df_methods import DF_METHODS, check_df_method
+from interlace_jax.results._glmm_result import GLMMResult
 from interlace_jax.results._lmm_result import LMMResult
 from interlace_jax.results._summary import LMMSummary
 from interlace_jax.results._varcorr_table import VarCorr
@@ -11,6 +12,7 @@ __all__ = [
     "DF_METHODS",
     "AnovaTable",
     "ConvergenceCheck",
+    "GLMMResult",
     "LMMResult",
     "LMMSummary",
     "VarCorr",
