@@ -102,6 +102,9 @@ def fit(
             "or pass groups= or random="
         )
     frame = build_model_frame(parsed, data, weights=weights, offset=offset)
+    if frame.trials is not None:
+        raise ModelError(f"the response {parsed.response!r} is a binomial cbind(successes, "
+                         "failures): fit it with interlace_jax.glmer(..., family='binomial')")
     terms = [ReTerm(t.group, t.refs, t.z, t.levels, t.z_names) for t in frame.terms]
     with x64():
         y = frame.y - frame.offset
