@@ -1,5 +1,6 @@
 """Import rules of the architecture: dataframes and formulaic only at the edge, and the numeric
-core importing only packages to its left (terms -> linalg -> models -> optim -> inference)."""
+core importing only packages to its left (terms -> families -> linalg -> models -> optim ->
+inference)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).parents[1] / "interlace_jax"
-CORE = ["terms", "linalg", "models", "optim", "inference"]
+CORE = ["terms", "families", "linalg", "models", "optim", "inference"]
 EDGE_ONLY = {"narwhals": {"data"}, "formulaic": {"formula"}}
 
 
