@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from functools import cached_property
 
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -16,7 +17,16 @@ from interlace_jax.formula import ModelFrame, model_matrices_for
 from interlace_jax.models._glmm_data import GLMMData
 from interlace_jax.optim import Status
 from interlace_jax.optim._fit_glmm import GLMMFit
-from interlace_jax.results._effects import effects_by_group, host_linear_predictor, term_effects
+from interlace_jax.inference import ConditionalCovariance
+from interlace_jax.models import lmm_data
+from interlace_jax.models._laplace import eta_of, laplace_weights
+from interlace_jax.results._effects import (
+    covariances_by_group,
+    effects_by_group,
+    host_linear_predictor,
+    standard_errors_by_group,
+    term_effects,
+)
 from interlace_jax.results._names import variance_parameter_names
 from interlace_jax.results._varcorr import TermCovariance, term_covariances, varcorr_frame
 from interlace_jax.terms import ReTerm, diagonal_mask
@@ -36,6 +46,9 @@ class GLMMResult:
     scaled by the dispersion). Fixed-effect names are formulaic's, as in statsmodels;
     ``summary()`` prints lme4's.
     """
+
+    #: GLMMs are fitted by maximum likelihood (lme4's ``isREML()`` is FALSE).
+    reml = False
 
     def __init__(self, *, formula: str, frame: ModelFrame, data: GLMMData, terms: list[ReTerm],
                  fit: GLMMFit, u: tuple, n_agq: int, data_name: str | None = None):
@@ -134,6 +147,26 @@ class GLMMResult:
     def random_effects(self) -> dict[str, pd.DataFrame]:
         """Conditional modes per grouping factor: a DataFrame (levels x effect names)."""
         return effects_by_group(self._terms, self._term_effects)
+
+    @cached_property
+    def random_effects_cov(self) -> dict[str, np.ndarray]:
+        """Conditional covariances of the random effects given the data at the estimates
+        (lme4's ``condVar``): per grouping factor (n_levels, S, S), the blocks of
+        ``Lambda (Lambda'Z'WZ Lambda + I)^{-1} Lambda'`` with W the Laplace curvature at the
+        conditional modes (lme4's PIRLS weights for its families)."""
+        with x64():
+            eta = eta_of(tuple(jnp.asarray(a) for a in self._u), jnp.asarray(self.fit.x),
+                         self._data)
+            weights = np.asarray(laplace_weights(eta, jnp.asarray(self.fit.x), self._data))
+            ordered = [self._terms[i] for i in np.argsort(self._data.plan.order)]
+            linear = lmm_data(ordered, self.frame.X, np.zeros(self.nobs), weights)
+            cond = ConditionalCovariance(self.theta, linear, 1.0)
+        return covariances_by_group(cond, self._terms)
+
+    @property
+    def random_effects_se(self) -> dict[str, pd.DataFrame]:
+        """Conditional standard deviations of the random effects, shaped as ``random_effects``."""
+        return standard_errors_by_group(self.random_effects, self.random_effects_cov)
 
     @cached_property
     def _covariances(self) -> list[TermCovariance]:

@@ -23,7 +23,13 @@ from interlace_jax.models import LMMData
 from interlace_jax.optim import Status, ThetaFit
 from interlace_jax.results._convergence import ConvergenceCheck, convergence_check
 from interlace_jax.results._df_methods import DF_METHODS, check_df_method
-from interlace_jax.results._effects import effects_by_group, host_linear_predictor, term_effects
+from interlace_jax.results._effects import (
+    covariances_by_group,
+    effects_by_group,
+    host_linear_predictor,
+    standard_errors_by_group,
+    term_effects,
+)
 from interlace_jax.results._inference_tables import (
     anova_table,
     contrast_matrix,
@@ -262,29 +268,13 @@ class LMMResult:
         blocks on the diagonal. See :mod:`interlace_jax.inference._condvar` for the cost.
         """
         cond = ConditionalCovariance(self.theta, self._data, self.sigma)
-        by_group: dict[str, list[int]] = {}
-        for t, term in enumerate(self._terms):
-            by_group.setdefault(term.group, []).append(t)
-        out = {}
-        for group, idx in by_group.items():
-            sizes = [self._terms[t].size for t in idx]
-            offsets = np.concatenate([[0], np.cumsum(sizes)])
-            cov = np.empty((self._terms[idx[0]].n_levels, offsets[-1], offsets[-1]))
-            for a, t in enumerate(idx):
-                for b, s in enumerate(idx):
-                    cov[:, offsets[a]:offsets[a + 1], offsets[b]:offsets[b + 1]] = cond.block(t, s)
-            out[group] = cov
-        return out
+        return covariances_by_group(cond, self._terms)
 
     @property
     def random_effects_se(self) -> dict[str, pd.DataFrame]:
         """Conditional standard deviations of the random effects, shaped as ``random_effects``
         (lme4's ``condsd`` of ``as.data.frame(ranef(m, condVar = TRUE))``)."""
-        out = {}
-        for group, frame in self.random_effects.items():
-            sd = np.sqrt(np.diagonal(self.random_effects_cov[group], axis1=1, axis2=2))
-            out[group] = pd.DataFrame(sd, index=frame.index, columns=frame.columns)
-        return out
+        return standard_errors_by_group(self.random_effects, self.random_effects_cov)
 
     @cached_property
     def _covariances(self) -> list[TermCovariance]:
