@@ -17,7 +17,9 @@ The mode is found by damped Newton steps (Fisher scoring, i.e. PIRLS, with step 
 ``Lambda'Z'WZ Lambda + I``. Its derivatives with respect to the outer parameters come from the
 implicit function theorem, ``du = -H^{-1} d(grad_u h)``, with ``H`` the exact (observed)
 Hessian of h, as a ``jax.custom_jvp``: the loop itself is never differentiated, and the rule is
-itself differentiable, so exact Hessians of the objective follow by forward-over-forward.
+itself differentiable, so exact Hessians of the objective follow by forward-over-forward. The
+iteration and the rule are the shared ones of :mod:`~interlace_jax.models._newton_mode`
+(the Cox model's inner problem uses them too).
 """
 
 from __future__ import annotations
@@ -28,16 +30,13 @@ import jax.numpy as jnp
 from interlace_jax.linalg import factorize, scale_rest_rows, z_log_det, z_solve
 from interlace_jax.models._glmm_data import GLMMData
 from interlace_jax.models._lmm import split_theta
+from interlace_jax.models._newton_mode import damped_newton, implicit_mode
 from interlace_jax.models._response_map import (
     effects_from_spherical,
     linear_predictor,
     z_transpose_times,
 )
 from interlace_jax.models._z_products import empty_response, weighted_z_products
-
-MAX_INNER_STEPS = 60
-INNER_STEP_TOL = 1e-10
-
 
 def split_params(x: jax.Array, data: GLMMData) -> tuple[jax.Array, jax.Array, jax.Array]:
     """(theta, beta, phi) from the flat outer parameters x = (theta, beta, log phi)."""
@@ -109,77 +108,32 @@ def penalised_factor(weights: jax.Array, x: jax.Array, data: GLMMData):
     return factor, design
 
 
+def _newton_direction(u: tuple, x: jax.Array, data: GLMMData) -> tuple:
+    """The Fisher-scoring Newton direction ``(Lambda'Z'WZ Lambda + I)^{-1} (-grad_u h)``."""
+    eta = eta_of(u, x, data)
+    _, score, _ = eta_derivatives(eta, x, data)
+    factor, design = penalised_factor(fisher_weights(eta, x, data), x, data)
+    first, rest = _lambda_t_z_t(score, x, data)
+    return z_solve(factor, first - u[0], rest - u[1], design, data.plan)
+
+
 def _find_mode(x: jax.Array, u0: tuple, data: GLMMData) -> tuple:
     """Minimise h(u) from u0 by Fisher-scoring Newton steps with step halving."""
-
-    def newton_step(u):
-        eta = eta_of(u, x, data)
-        _, score, _ = eta_derivatives(eta, x, data)
-        factor, design = penalised_factor(fisher_weights(eta, x, data), x, data)
-        first, rest = _lambda_t_z_t(score, x, data)
-        return z_solve(factor, first - u[0], rest - u[1], design, data.plan)
-
-    def cond(state):
-        _, _, size, k = state
-        return (size > INNER_STEP_TOL) & (k < MAX_INNER_STEPS)
-
-    def body(state):
-        u, h, _, k = state
-        d = newton_step(u)
-
-        def shrink(c):
-            t, _, j = c
-            t = 0.5 * t
-            return t, penalised_objective(_axpy(t, d, u), x, data), j + 1
-
-        def too_big(c):
-            t, h_try, j = c
-            return ~(h_try <= h + 1e-12 * jnp.abs(h)) & (j < 30)
-
-        t, h_new, _ = jax.lax.while_loop(
-            too_big, shrink, (1.0, penalised_objective(_axpy(1.0, d, u), x, data), 0))
-        ok = h_new <= h + 1e-12 * jnp.abs(h)
-        u_new = jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), _axpy(t, d, u), u)
-        size = jnp.where(ok, t * jnp.maximum(jnp.max(jnp.abs(d[0])),
-                                              jnp.max(jnp.abs(d[1]), initial=0.0)), 0.0)
-        return u_new, jnp.where(ok, h_new, h), size, k + 1
-
-    h0 = penalised_objective(u0, x, data)
-    u, _, _, _ = jax.lax.while_loop(cond, body, (u0, h0, jnp.asarray(jnp.inf, h0.dtype), 0))
-    return u
+    return damped_newton(penalised_objective, _newton_direction, x, u0, data)
 
 
-def _axpy(t, d: tuple, u: tuple) -> tuple:
-    return u[0] + t * d[0], u[1] + t * d[1]
-
-
-@jax.custom_jvp
-def conditional_mode(x: jax.Array, u0: tuple, data: GLMMData) -> tuple:
-    """The conditional mode u~(x) = argmin_u h(u), started from u0 (the result does not
-    depend on u0); differentiable in x by the implicit function theorem.
-
-    Args:
-        x: (n_params,) outer parameters (theta, beta, log phi).
-        u0: (first (L1, S1), rest (q_rest,)) starting spherical effects.
-        data: the GLMMData.
-
-    Returns:
-        (first (L1, S1), rest (q_rest,)).
-    """
-    return _find_mode(x, u0, data)
-
-
-@conditional_mode.defjvp
-def _conditional_mode_jvp(primals, tangents):
-    x, u0, data = primals
-    dx = tangents[0]
-    u = conditional_mode(x, u0, data)
-    _, dgrad = jax.jvp(lambda z: penalised_gradient(u, z, data), (x,), (dx,))
-    eta = eta_of(u, x, data)
-    _, _, observed = eta_derivatives(eta, x, data)
+def _observed_solve(u: tuple, x: jax.Array, data: GLMMData, r: tuple) -> tuple:
+    """``H^{-1} r`` with H the exact (observed) Hessian of h at u."""
+    _, _, observed = eta_derivatives(eta_of(u, x, data), x, data)
     factor, design = penalised_factor(observed, x, data)
-    du = z_solve(factor, -dgrad[0], -dgrad[1], design, data.plan)
-    return u, du
+    return z_solve(factor, r[0], r[1], design, data.plan)
+
+
+#: The conditional mode u~(x) = argmin_u h(u), started from u0 (the result does not depend on
+#: u0), differentiable in x by the implicit function theorem: ``conditional_mode(x, u0, data)``
+#: with x (n_params,) the outer parameters (theta, beta, log phi), u0 and the result
+#: (first (L1, S1), rest (q_rest,)).
+conditional_mode = implicit_mode(_find_mode, penalised_gradient, _observed_solve)
 
 
 def zero_effects(data: GLMMData, dtype=jnp.float64) -> tuple:
