@@ -20,6 +20,7 @@ from interlace_jax._errors import (
 from interlace_jax._x64 import x64
 from interlace_jax import families
 from interlace_jax.api import fit, lmer
+from interlace_jax.api_coxme import coxme
 from interlace_jax.api_glmm import glmer
 from interlace_jax.families import (
     Binomial,
@@ -31,6 +32,7 @@ from interlace_jax.families import (
 from interlace_jax.results import (
     AnovaTable,
     ConvergenceCheck,
+    CoxmeResult,
     GLMMResult,
     LMMResult,
     VarCorr,
@@ -53,6 +55,7 @@ __all__ = [
     "BootstrapResult",
     "ConvergenceCheck",
     "ConvergenceWarning",
+    "CoxmeResult",
     "DataError",
     "FormulaError",
     "GLMMResult",
@@ -67,6 +70,7 @@ __all__ = [
     "VarCorr",
     "anova",
     "bootstrap",
+    "coxme",
     "datasets",
     "enable_compilation_cache",
     "families",

@@ -3,6 +3,7 @@
 The only package that imports formulaic. :func:`parse_formula` reads the text;
 :func:`build_model_frame` turns it and a dataframe into a :class:`ModelFrame`;
 :func:`model_matrices_for` replays the codings on new data for prediction;
+:func:`build_survival_frame` reads a Cox model's ``Surv(...)`` response and ``strata()``;
 :func:`fixed_terms` and :func:`treatment_design` describe the fixed-effects terms for F-tests
 per term (anova tables).
 """
@@ -10,6 +11,7 @@ per term (anova tables).
 from ._bars import BarSpec, ParsedFormula, parse_formula
 from ._model_frame import ModelFrame, RandomTermData, build_model_frame
 from ._new_design import NewDesign, NewTermDesign, model_matrices_for
+from ._survival import SurvivalResponse, build_survival_frame
 from ._terms import FixedTerms, TreatmentDesign, fixed_terms, treatment_design
 
 __all__ = [
@@ -20,8 +22,10 @@ __all__ = [
     "NewTermDesign",
     "ParsedFormula",
     "RandomTermData",
+    "SurvivalResponse",
     "TreatmentDesign",
     "build_model_frame",
+    "build_survival_frame",
     "fixed_terms",
     "model_matrices_for",
     "parse_formula",

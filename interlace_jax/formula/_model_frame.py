@@ -123,6 +123,7 @@ class ModelFrame:
 def build_model_frame(
     parsed: ParsedFormula, data: Any, *, weights: Any = None, offset: Any = None,
     factor_response: bool = False, residual_variance: bool = True,
+    extra_columns: tuple[str, ...] = (),
 ) -> ModelFrame:
     """Turn a parsed formula and a dataframe into the arrays of a mixed model.
 
@@ -136,6 +137,9 @@ def build_model_frame(
             its first level is failure (0), every other level success (1).
         residual_variance: the model has a residual variance (LMMs); False for GLMMs, where
             a grouping factor may have as many levels as there are observations.
+        extra_columns: more columns the model reads outside the formula's parts (a survival
+            response's status, strata): rows missing them are dropped too, and they are in
+            ``design_data``.
 
     Returns:
         The :class:`ModelFrame`; with zero bars, ``terms`` is empty (the caller decides whether
@@ -163,7 +167,7 @@ def build_model_frame(
     """
     if parsed.response is None:
         raise FormulaError("the formula has no response: write it as 'y ~ ...'")
-    columns = to_columns(data, _needed_columns(parsed, weights, offset))
+    columns = to_columns(data, _needed_columns(parsed, weights, offset) + list(extra_columns))
     n = len(columns.row_index)
     if columns.n_rows_in == 0:
         raise DataError("data has no rows")

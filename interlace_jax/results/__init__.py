@@ -2,6 +2,7 @@
 
 from interlace_jax.results._anova import AnovaTable, anova
 from interlace_jax.results._convergence import ConvergenceCheck
+from interlace_jax.results._coxme_result import CoxmeResult
 from interlace_jax.results._df_methods import DF_METHODS, check_df_method
 from interlace_jax.results._glmm_result import GLMMResult
 from interlace_jax.results._lmm_result import LMMResult
@@ -12,6 +13,7 @@ __all__ = [
     "DF_METHODS",
     "AnovaTable",
     "ConvergenceCheck",
+    "CoxmeResult",
     "GLMMResult",
     "LMMResult",
     "LMMSummary",
