@@ -5,7 +5,8 @@ effects, see :mod:`~interlace_jax.models._cox_laplace`), so the GLMM optimiser
 (:func:`~interlace_jax.optim._fit_glmm.fit_glmm`: L-BFGS-B on exact gradients, or exact Newton)
 is used as it is. Two things differ: the start is the best of a few common standard deviations
 (coxme's ``varinit`` grid, 0.02 to 0.8, slopes divided by their column's standard deviation),
-and a model whose variances are all fixed (``vfixed``) is only evaluated.
+a model whose variances are all fixed (``vfixed``) is only evaluated, and an optimum with a
+variance at zero that is a saddle point is left and refitted.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from interlace_jax.optim._result import Status
 
 #: Starting standard deviations tried for every random effect (coxme's ``varinit``).
 START_SDS = (0.02, 0.1, 0.4, 0.8)
+#: Restarts from saddle points at a variance of zero (see :func:`_saddle_escape`).
+MAX_ESCAPES = 3
 
 
 def _evaluate(objective: Callable, data, x: np.ndarray, v0: tuple):
@@ -71,6 +74,34 @@ def fit_cox(data, objective: Callable, sizes: tuple[int, ...], v0: tuple,
                       optimizer="none", status=Status.CONVERGED, n_steps=0, deviance_initial=f,
                       report=report)
         return fit, jax.device_get(v)
+    scales = np.ones(n) if scales is None else scales
     if x0 is None:
-        x0 = start_theta(objective, data, sizes, np.ones(n) if scales is None else scales, v0)
-    return fit_glmm(data, objective, x0, sizes, v0, optimizer)
+        x0 = start_theta(objective, data, sizes, scales, v0)
+    fit, mode = fit_glmm(data, objective, x0, sizes, v0, optimizer)
+    for _ in range(MAX_ESCAPES):
+        escape = _saddle_escape(fit, objective, data, scales, v0)
+        if escape is None:
+            break
+        refit, refit_mode = fit_glmm(data, objective, escape, sizes, v0, optimizer)
+        if refit.deviance >= fit.deviance:
+            break
+        fit, mode = refit, refit_mode
+    return fit, mode
+
+
+def _saddle_escape(fit: GLMMFit, objective: Callable, data, scales: np.ndarray, v0: tuple):
+    """A better start when the optimum has a diagonal theta at zero that is a saddle point.
+
+    The objective is even in the last diagonal entry of a term's factor (flipping its sign
+    flips a spherical effect), so theta = 0 there is always stationary, and a bounded
+    optimiser that reaches it stops even when the objective decreases away from it (a
+    correlation of +-1 instead of the optimum). Returns theta with that entry moved off zero
+    when this decreases the objective, else None.
+    """
+    for j in np.flatnonzero(fit.report.boundary):
+        for step in (0.1, 0.01):
+            trial = fit.x.copy()
+            trial[j] = step * scales[j]
+            if _evaluate(objective, data, trial, v0)[0] < fit.deviance - 1e-8:
+                return trial
+    return None
