@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from scipy import special
@@ -84,6 +85,11 @@ class Family:
         """(n,) R's ``dev.resids``: weighted unit deviances (their sum is the GLM deviance)."""
         raise NotImplementedError
 
+    def sample(self, key, mu, weights, phi):
+        """(n,) a response drawn from the family at means mu (n,), in the response convention
+        of :meth:`log_density` (binomial: proportions of ``weights`` trials)."""
+        raise ModelError(f"drawing responses from the {self.name} family is not available")
+
     def fisher_weights(self, eta, weights, phi):
         """(n,) expected information ``w mu_eta(eta)^2 / (phi V(mu))`` of each eta_i."""
         mu = self.link.inverse(eta)
@@ -130,6 +136,11 @@ class Binomial(Family):
     def variance(self, mu):
         return mu * (1.0 - mu)
 
+    def sample(self, key, mu, weights, phi):
+        trials = jnp.round(weights)
+        draws = jax.random.binomial(key, trials, mu)
+        return jnp.where(trials > 0, draws / jnp.maximum(trials, 1.0), 0.0)
+
     def unit_deviance(self, y, mu, weights):
         return 2.0 * weights * (xlogy(y, y / mu) + xlogy(1.0 - y, (1.0 - y) / (1.0 - mu)))
 
@@ -164,6 +175,9 @@ class Poisson(Family):
     def variance(self, mu):
         return mu
 
+    def sample(self, key, mu, weights, phi):
+        return jax.random.poisson(key, mu).astype(mu.dtype)
+
     def unit_deviance(self, y, mu, weights):
         return 2.0 * weights * (xlogy(y, y / mu) - (y - mu))
 
@@ -196,6 +210,10 @@ class Gamma(Family):
     def variance(self, mu):
         return mu**2
 
+    def sample(self, key, mu, weights, phi):
+        shape = weights / phi
+        return jax.random.gamma(key, shape) * mu / shape
+
     def unit_deviance(self, y, mu, weights):
         return -2.0 * weights * (jnp.log(y / mu) - (y - mu) / mu)
 
@@ -225,6 +243,16 @@ class InverseGaussian(Family):
     def variance(self, mu):
         return mu**3
 
+    def sample(self, key, mu, weights, phi):
+        """Michael, Schucany and Haas (1976): a root of the chi-square transform, chosen at
+        random with the right probabilities."""
+        k_normal, k_uniform = jax.random.split(key)
+        lam = weights / phi
+        v = jax.random.normal(k_normal, mu.shape) ** 2
+        x = mu + mu**2 * v / (2 * lam) - mu / (2 * lam) * jnp.sqrt(
+            4 * mu * lam * v + mu**2 * v**2)
+        return jnp.where(jax.random.uniform(k_uniform, mu.shape) <= mu / (mu + x), x, mu**2 / x)
+
     def unit_deviance(self, y, mu, weights):
         return weights * (y - mu) ** 2 / (y * mu**2)
 
@@ -252,6 +280,9 @@ class Gaussian(Family):
 
     def variance(self, mu):
         return jnp.ones_like(mu)
+
+    def sample(self, key, mu, weights, phi):
+        return mu + jnp.sqrt(phi / weights) * jax.random.normal(key, mu.shape)
 
     def unit_deviance(self, y, mu, weights):
         return weights * (y - mu) ** 2
