@@ -19,7 +19,7 @@ from interlace_jax.results._glmm_result import GLMMResult
 from interlace_jax.terms import ReTerm, diagonal_mask
 
 
-def _objective(n_agq: int, terms: list[ReTerm]):
+def objective_for(n_agq: int, terms: list[ReTerm]):
     """The deviance function for nAGQ: Laplace for 1, adaptive Gauss-Hermite beyond."""
     if isinstance(n_agq, bool) or not isinstance(n_agq, (int, np.integer)) or n_agq < 1:
         raise ModelError(f"nAGQ must be a whole number >= 1, got {n_agq!r}")
@@ -108,7 +108,7 @@ def glmer(
     with x64():
         model = glmm_data(terms, frame.X, frame.y, frame.weights, frame.offset, fam)
         ordered = [terms[i] for i in model.plan.order]
-        objective = _objective(nAGQ, ordered)
+        objective = objective_for(nAGQ, ordered)
         glm = glm_start(fam, frame.X, frame.y, frame.weights, frame.offset)
         x0 = _start(start, fam, frame, ordered, glm)
         fit, u = fit_glmm(model, objective, x0, tuple(t.size for t in ordered),

@@ -68,3 +68,23 @@ def test_binomial_sampler_returns_proportions():
                                             jnp.full(50_000, 4.0), 1.0))
     assert set(np.unique(y * 4)) <= {0.0, 1.0, 2.0, 3.0, 4.0}
     assert y.mean() == pytest.approx(0.3, abs=0.005)
+
+
+def test_glmm_bootstrap_replicate_equals_a_single_fit():
+    """Replicate i refits the response simulate() draws with key i; a glmer fit of that
+    response gives the same estimates (to optimiser tolerance)."""
+    cbpp = ij.datasets.load("cbpp")
+    formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
+    m = ij.glmer(formula, cbpp, "binomial")
+    boot = ij.bootstrap(m, 3, seed=11, chunk_size=3)
+    assert boot.n_failed == 0
+    ys = ij.simulate(m, 3, seed=11)
+    for i in range(3):
+        df = cbpp.assign(incidence=np.round(ys[:, i] * cbpp["size"]))
+        single = ij.glmer(formula, df, "binomial")
+        row = boot.replicates.iloc[i]
+        np.testing.assert_allclose(row[list(m.fe_params.index)].to_numpy(dtype=float),
+                                   single.fe_params.to_numpy(), rtol=1e-4, atol=1e-5)
+        assert row["sd_(Intercept)|herd"] == pytest.approx(single.theta[0], rel=1e-3, abs=1e-4)
+        assert row["deviance"] == pytest.approx(single.deviance, rel=1e-8)
+    assert list(boot.observed.index)[-2:] == ["sd_(Intercept)|herd", "deviance"]

@@ -6,7 +6,7 @@ model everything it needs as pure JAX functions of the linear predictor:
 * :meth:`Family.log_density`: per-observation log-likelihood ``log p(y_i | mu_i, phi)``, with
   the prior weights in R's sense (binomial: the number of trials; others: precision weights),
   less the part that depends on the data alone, :meth:`Family.log_constant`, which is computed
-  once on the host (the binomial coefficients, ``log y!``): the inner loops never see it;
+  once per response (the binomial coefficients, ``log y!``): the inner loops never see it;
 * :meth:`Family.variance` and :meth:`Family.unit_deviance`, R's ``variance`` and
   ``dev.resids``;
 * the host-side checks of the response and R's starting values (``mustart``).
@@ -24,7 +24,6 @@ from typing import ClassVar
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy import special
 from jax.scipy.special import gammaln, xlog1py, xlogy
 
 from interlace_jax._errors import DataError, ModelError
@@ -73,9 +72,10 @@ class Family:
         """(n,) log p(y_i | mu_i) - log_constant_i for prior weights (n,), dispersion phi ()."""
         raise NotImplementedError
 
-    def log_constant(self, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """(n,) the part of log p(y_i | mu_i) that depends on the data alone (host, numpy)."""
-        return np.zeros_like(np.asarray(y, dtype=float))
+    def log_constant(self, y, weights):
+        """(n,) the part of log p(y_i | mu_i) that depends on the data alone (jax.numpy, so
+        that simulated responses get it on the device too)."""
+        return jnp.zeros_like(y)
 
     def variance(self, mu):
         """(n,) the variance function V(mu)."""
@@ -128,10 +128,10 @@ class Binomial(Family):
         return xlogy(successes, mu) + xlog1py(failures, -mu)
 
     def log_constant(self, y, weights):
-        trials = np.round(weights)
-        successes = np.round(weights * y)
-        return (special.gammaln(trials + 1.0) - special.gammaln(successes + 1.0)
-                - special.gammaln(trials - successes + 1.0))
+        trials = jnp.round(weights)
+        successes = jnp.round(weights * y)
+        return (gammaln(trials + 1.0) - gammaln(successes + 1.0)
+                - gammaln(trials - successes + 1.0))
 
     def variance(self, mu):
         return mu * (1.0 - mu)
@@ -170,7 +170,7 @@ class Poisson(Family):
         return weights * (xlogy(y, mu) - mu)
 
     def log_constant(self, y, weights):
-        return -weights * special.gammaln(y + 1.0)
+        return -weights * gammaln(y + 1.0)
 
     def variance(self, mu):
         return mu
@@ -205,7 +205,7 @@ class Gamma(Family):
         return shape * jnp.log(shape * y / mu) - shape * y / mu - gammaln(shape)
 
     def log_constant(self, y, weights):
-        return -np.log(y)
+        return -jnp.log(y)
 
     def variance(self, mu):
         return mu**2
@@ -238,7 +238,7 @@ class InverseGaussian(Family):
         return 0.5 * jnp.log(precision) - precision * (y - mu) ** 2 / (2.0 * mu**2 * y)
 
     def log_constant(self, y, weights):
-        return -0.5 * np.log(2.0 * np.pi * y**3)
+        return -0.5 * jnp.log(2.0 * jnp.pi * y**3)
 
     def variance(self, mu):
         return mu**3
@@ -276,7 +276,7 @@ class Gaussian(Family):
         return 0.5 * jnp.log(weights / phi) - weights * (y - mu) ** 2 / (2.0 * phi)
 
     def log_constant(self, y, weights):
-        return np.full(np.shape(y), -0.5 * np.log(2.0 * np.pi))
+        return jnp.full(jnp.shape(y), -0.5 * jnp.log(2.0 * jnp.pi))
 
     def variance(self, mu):
         return jnp.ones_like(mu)

@@ -3,9 +3,11 @@ the ``Z'WZ`` index arrays, the response, offsets and the family (static)."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from interlace_jax.families import Family
@@ -63,6 +65,17 @@ class GLMMData:
         return self.rmap.plan
 
 
+def with_response(data: GLMMData, y: jax.Array) -> GLMMData:
+    """The same model with another response y (n,) (pure JAX: vmap-able over y)."""
+    constant = jnp.sum(data.family.log_constant(y, data.rmap.weights))
+    return dataclasses.replace(data, y=y, log_constant=constant)
+
+
+def with_plan(data: GLMMData, plan: BlockPlan) -> GLMMData:
+    """The same model with another static plan (e.g. LAPACK-free kernels for vmapped fits)."""
+    return dataclasses.replace(data, rmap=dataclasses.replace(data.rmap, plan=plan))
+
+
 def glmm_data(terms: list[ReTerm], X: np.ndarray, y: np.ndarray, weights: np.ndarray,
               offset: np.ndarray, family: Family) -> GLMMData:
     """Plan the blocks and build the GLMMData (call inside ``jax.enable_x64(True)``).
@@ -81,7 +94,8 @@ def glmm_data(terms: list[ReTerm], X: np.ndarray, y: np.ndarray, weights: np.nda
         zmap=z_product_map(plan, index, ordered),
         y=np.asarray(y, dtype=np.float64),
         offset=np.asarray(offset, dtype=np.float64),
-        log_constant=np.asarray(np.sum(family.log_constant(y, weights)), dtype=np.float64),
+        log_constant=np.asarray(jnp.sum(family.log_constant(jnp.asarray(y, jnp.float64),
+                                                            jnp.asarray(weights, jnp.float64)))),
         family=family,
         layout=layout,
     )
