@@ -18,6 +18,7 @@ from interlace_jax.families._links import (
     Link,
     Log,
     Logit,
+    Loglog,
     Probit,
     Sqrt,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "Link",
     "Log",
     "Logit",
+    "Loglog",
     "Poisson",
     "Probit",
     "Sqrt",
