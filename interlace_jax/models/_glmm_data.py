@@ -64,6 +64,14 @@ class GLMMData:
     def plan(self) -> BlockPlan:
         return self.rmap.plan
 
+    @property
+    def conditional(self):
+        """The conditional model the Laplace engine evaluates: y | eta from the family
+        (:class:`~interlace_jax.models._laplace.FamilyConditional`)."""
+        from interlace_jax.models._laplace import FAMILY_CONDITIONAL
+
+        return FAMILY_CONDITIONAL
+
 
 def with_response(data: GLMMData, y: jax.Array) -> GLMMData:
     """The same model with another response y (n,) (pure JAX: vmap-able over y)."""

@@ -10,17 +10,28 @@ log-likelihood ``l(u) = sum_i log p(y_i | eta_i)``, ``eta = X beta + offset + Z 
 
 where ``u~`` minimises ``h(u) = -l(u) + |u|^2 / 2`` (the conditional mode) and ``W`` is the
 curvature of ``-l`` in ``eta`` at the mode: the expected information (lme4) or the observed one
-(TMB), as the family says.
+(TMB, ordinal), as the model says.
 
-The mode is found by damped Newton steps (Fisher scoring, i.e. PIRLS, with step halving) in
-``lax.while_loop``, each a solve with the blocked Cholesky factor of
-``Lambda'Z'WZ Lambda + I``. Its derivatives with respect to the outer parameters come from the
-implicit function theorem, ``du = -H^{-1} d(grad_u h)``, with ``H`` the exact (observed)
-Hessian of h, as a ``jax.custom_jvp``: the loop itself is never differentiated, and the rule is
-itself differentiable, so exact Hessians of the objective follow by forward-over-forward.
+What the engine needs of a model beyond its random-effects structure is a
+:class:`ConditionalModel`: how ``y_i`` depends on ``eta_i`` given the other outer parameters
+(a GLMM's family, :class:`FamilyConditional`; a cumulative link model's thresholds,
+:mod:`~interlace_jax.models._ordinal`). The data object (a pytree) carries it as
+``data.conditional``, next to the random-effects index arrays ``rmap``/``zmap``, ``offset``,
+``log_constant`` and the static ``layout`` (``n_theta`` first in x).
+
+The mode is found by damped Newton steps (for a GLMM Fisher scoring, i.e. PIRLS; the model's
+``newton_weights``) with step halving in ``lax.while_loop``, each a solve with the blocked
+Cholesky factor of ``Lambda'Z'WZ Lambda + I``. Its derivatives with respect to the outer
+parameters come from the implicit function theorem, ``du = -H^{-1} d(grad_u h)``, with ``H``
+the exact (observed) Hessian of h, as a ``jax.custom_jvp``: the loop itself is never
+differentiated, and the rule is itself differentiable, so exact Hessians of the objective follow
+by forward-over-forward.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
 
 import jax
 import jax.numpy as jnp
@@ -39,6 +50,52 @@ MAX_INNER_STEPS = 60
 INNER_STEP_TOL = 1e-10
 
 
+class ConditionalModel(Protocol):
+    """How the observations depend on their linear predictors ``eta`` (n,), given the outer
+    parameters x: a hashable static object whose methods are pure JAX, elementwise over the n
+    observations (``data`` is the model's data pytree, which holds this object as
+    ``data.conditional``)."""
+
+    def coefficients(self, x: jax.Array, data) -> tuple[jax.Array, jax.Array]:
+        """(theta (n_theta,), beta (p,)): the relative covariance parameters (computation
+        order) and the coefficients of X in eta."""
+
+    def log_density(self, eta: jax.Array, x: jax.Array, data) -> jax.Array:
+        """(n,) log p(y_i | eta_i) without the data-only terms (their sum is
+        ``data.log_constant``)."""
+
+    def newton_weights(self, eta: jax.Array, observed: jax.Array, x: jax.Array,
+                       data) -> jax.Array:
+        """(n,) nonnegative curvature of the inner Newton steps, given the observed one
+        ``observed`` (n,) = -d^2 log p / d eta^2."""
+
+    def laplace_weights(self, eta: jax.Array, x: jax.Array, data) -> jax.Array:
+        """(n,) the curvature in the Laplace log-determinant."""
+
+
+@dataclass(frozen=True)
+class FamilyConditional:
+    """A GLMM's conditional model: y_i | eta_i from ``data.family`` with the outer parameters
+    x = (theta, beta, log phi) (the module functions :func:`split_params`,
+    :func:`log_density`, :func:`fisher_weights`, :func:`laplace_weights`)."""
+
+    def coefficients(self, x, data):
+        theta, beta, _ = split_params(x, data)
+        return theta, beta
+
+    def log_density(self, eta, x, data):
+        return log_density(eta, x, data)
+
+    def newton_weights(self, eta, observed, x, data):
+        return fisher_weights(eta, x, data)
+
+    def laplace_weights(self, eta, x, data):
+        return laplace_weights(eta, x, data)
+
+
+FAMILY_CONDITIONAL = FamilyConditional()
+
+
 def split_params(x: jax.Array, data: GLMMData) -> tuple[jax.Array, jax.Array, jax.Array]:
     """(theta, beta, phi) from the flat outer parameters x = (theta, beta, log phi)."""
     lay = data.layout
@@ -49,7 +106,7 @@ def split_params(x: jax.Array, data: GLMMData) -> tuple[jax.Array, jax.Array, ja
 
 def eta_of(u: tuple, x: jax.Array, data: GLMMData) -> jax.Array:
     """(n,) linear predictor at spherical effects u = (first (L1, S1), rest (q_rest,))."""
-    theta, beta, _ = split_params(x, data)
+    theta, beta = data.conditional.coefficients(x, data)
     b_first, b_rest = effects_from_spherical(theta, u[0], u[1], data.plan)
     return linear_predictor(beta, b_first, b_rest, data.rmap) + data.offset
 
@@ -62,12 +119,13 @@ def log_density(eta: jax.Array, x: jax.Array, data: GLMMData) -> jax.Array:
 
 
 def eta_derivatives(eta: jax.Array, x: jax.Array, data: GLMMData):
-    """(log p, d log p / d eta, -d^2 log p / d eta^2), each (n,), by forward autodiff
-    (the log-density is elementwise in eta, so one tangent of ones gives the diagonal)."""
+    """(log p, d log p / d eta, -d^2 log p / d eta^2), each (n,), of the data's conditional
+    model by forward autodiff (the log-density is elementwise in eta, so one tangent of ones
+    gives the diagonal)."""
     ones = jnp.ones_like(eta)
 
     def score(e):
-        return jax.jvp(lambda v: log_density(v, x, data), (e,), (ones,))
+        return jax.jvp(lambda v: data.conditional.log_density(v, x, data), (e,), (ones,))
 
     (value, first), (_, second) = jax.jvp(score, (eta,), (ones,))
     return value, first, -second
@@ -81,13 +139,13 @@ def fisher_weights(eta: jax.Array, x: jax.Array, data: GLMMData) -> jax.Array:
 
 def penalised_objective(u: tuple, x: jax.Array, data: GLMMData) -> jax.Array:
     """() h(u) = -log p(y | u) + |u|^2 / 2."""
-    ll = jnp.sum(log_density(eta_of(u, x, data), x, data))
+    ll = jnp.sum(data.conditional.log_density(eta_of(u, x, data), x, data))
     return -ll + 0.5 * (jnp.sum(u[0] ** 2) + jnp.sum(u[1] ** 2))
 
 
 def _lambda_t_z_t(v: jax.Array, x: jax.Array, data: GLMMData) -> tuple:
     """``Lambda' Z' v`` for v (n,), as (first (L1, S1), rest (q_rest,))."""
-    lams = split_theta(split_params(x, data)[0], data.plan)
+    lams = split_theta(data.conditional.coefficients(x, data)[0], data.plan)
     first, rest = z_transpose_times(v, data.rmap)
     if data.plan.n_rest:
         rest = scale_rest_rows(rest[:, None], lams[1:], data.plan)[:, 0]
@@ -103,19 +161,20 @@ def penalised_gradient(u: tuple, x: jax.Array, data: GLMMData) -> tuple:
 
 def penalised_factor(weights: jax.Array, x: jax.Array, data: GLMMData):
     """Blocked factor of ``Lambda'Z'WZ Lambda + I`` for weights (n,), with its products."""
-    lams = split_theta(split_params(x, data)[0], data.plan)
+    lams = split_theta(data.conditional.coefficients(x, data)[0], data.plan)
     design = weighted_z_products(weights, data.zmap, data.rmap)
     factor = factorize(lams, design, empty_response(data.plan, weights.dtype), data.plan)
     return factor, design
 
 
 def _find_mode(x: jax.Array, u0: tuple, data: GLMMData) -> tuple:
-    """Minimise h(u) from u0 by Fisher-scoring Newton steps with step halving."""
+    """Minimise h(u) from u0 by Newton steps (the model's curvature) with step halving."""
 
     def newton_step(u):
         eta = eta_of(u, x, data)
-        _, score, _ = eta_derivatives(eta, x, data)
-        factor, design = penalised_factor(fisher_weights(eta, x, data), x, data)
+        _, score, observed = eta_derivatives(eta, x, data)
+        weights = data.conditional.newton_weights(eta, observed, x, data)
+        factor, design = penalised_factor(weights, x, data)
         first, rest = _lambda_t_z_t(score, x, data)
         return z_solve(factor, first - u[0], rest - u[1], design, data.plan)
 
@@ -199,8 +258,9 @@ def laplace_parts(x: jax.Array, data: GLMMData, u0: tuple | None = None):
     """(deviance, mode u, factor) of the Laplace approximation at outer parameters x."""
     u = conditional_mode(x, zero_effects(data, x.dtype) if u0 is None else u0, data)
     eta = eta_of(u, x, data)
-    ll = jnp.sum(log_density(eta, x, data)) + data.log_constant
-    factor, _ = penalised_factor(laplace_weights(eta, x, data), x, data)
+    model = data.conditional
+    ll = jnp.sum(model.log_density(eta, x, data)) + data.log_constant
+    factor, _ = penalised_factor(model.laplace_weights(eta, x, data), x, data)
     penalty = jnp.sum(u[0] ** 2) + jnp.sum(u[1] ** 2)
     return -2.0 * ll + penalty + z_log_det(factor, data.plan), u, factor
 

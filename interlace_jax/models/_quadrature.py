@@ -1,4 +1,5 @@
-r"""Adaptive Gauss-Hermite quadrature for a GLMM with one random-effects term.
+r"""Adaptive Gauss-Hermite quadrature for a mixed model with one random-effects term (any
+conditional model of the Laplace engine: GLMMs, cumulative link models).
 
 With a single grouping factor the integral over the random effects factorises over its levels
 k. Centred at the conditional mode ``u_k`` and scaled by the Cholesky factor ``L_k`` of the
@@ -30,10 +31,7 @@ from interlace_jax.models._glmm_data import GLMMData
 from interlace_jax.models._laplace import (
     conditional_mode,
     eta_of,
-    laplace_weights,
-    log_density,
     penalised_factor,
-    split_params,
     zero_effects,
 )
 from interlace_jax.terms import ReTerm
@@ -65,8 +63,10 @@ class QuadratureDeviance:
         plan = data.plan
         size = plan.terms[0].size
         nodes, weights = gauss_hermite_product(self.n_nodes, size)
+        model = data.conditional
         u = conditional_mode(x, zero_effects(data, x.dtype) if u0 is None else u0, data)
-        factor, _ = penalised_factor(laplace_weights(eta_of(u, x, data), x, data), x, data)
+        factor, _ = penalised_factor(model.laplace_weights(eta_of(u, x, data), x, data), x,
+                                     data)
         l11 = factor.l11  # (L, S, S): the level blocks' Cholesky factors
         n_levels = l11.shape[0]
         t = jnp.asarray(nodes, x.dtype)  # (J, S)
@@ -76,7 +76,7 @@ class QuadratureDeviance:
 
         def level_loglik(u_first):
             eta = eta_of((u_first, u[1]), x, data)
-            return jax.ops.segment_sum(log_density(eta, x, data), data.rmap.first_refs,
+            return jax.ops.segment_sum(model.log_density(eta, x, data), data.rmap.first_refs,
                                        num_segments=n_levels)
 
         ll = jax.vmap(level_loglik, in_axes=2, out_axes=1)(u_nodes)  # (L, J)
