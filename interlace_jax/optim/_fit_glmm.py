@@ -69,17 +69,37 @@ class GLMMFit:
         return self.status == Status.CONVERGED and self.report.ok
 
 
+#: XLA options for the Laplace objectives: XLA:CPU's older loop emitters and LLVM's cheaper
+#: pipeline. On the soup clmm (value and gradient) they cut compilation from 10.1 to 4.3 s of
+#: CPU time with the same speed of the compiled code (11 ms per evaluation); optimisation level
+#: 0 would compile in 2.3 s but run 5x slower.
+QUICK_COMPILE = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 1,
+                 "xla_llvm_disable_expensive_passes": True}
+
+
+@lru_cache(maxsize=1)
+def compile_options() -> dict:
+    """QUICK_COMPILE when this jaxlib accepts it (the names are XLA debug options, which may
+    change), else no options."""
+    try:
+        jax.jit(lambda v: v + 1.0, compiler_options=QUICK_COMPILE)(1.0)
+    except Exception:  # an unknown option: compile with the defaults
+        return {}
+    return dict(QUICK_COMPILE)
+
+
 @lru_cache(maxsize=32)
 def _compiled(objective: Callable) -> tuple[Callable, Callable]:
     """Jitted ``(x, data, u0) -> ((deviance, mode), gradient)`` and ``(x, data, u0) ->
     (value, gradient, Hessian)`` of an objective (cached per objective, so a second fit of the
     same structure compiles nothing; the second is compiled only when first called)."""
-    value_and_grad = jax.jit(jax.value_and_grad(objective, has_aux=True))
+    value_and_grad = jax.jit(jax.value_and_grad(objective, has_aux=True),
+                             compiler_options=compile_options())
 
     def derivatives(x, data, u0):
         return forward_derivatives(lambda z: objective(z, data, u0)[0], x)
 
-    return value_and_grad, jax.jit(derivatives)
+    return value_and_grad, jax.jit(derivatives, compiler_options=compile_options())
 
 
 class _Evaluator:
@@ -137,6 +157,44 @@ def _lbfgsb(ev: _Evaluator, x0: np.ndarray, lower: np.ndarray, transform: np.nda
     return transform @ res.x, status, int(res.nit), f0
 
 
+#: Where a diagonal theta stopped at zero is tried off the boundary, and how many restarts.
+BOUNDARY_PROBE = 0.1
+MAX_RESTARTS = 3
+
+
+def _off_the_boundary(ev: _Evaluator, x: np.ndarray, status, steps: int, lower: np.ndarray,
+                      transform: np.ndarray, zero_able: np.ndarray):
+    """Restart L-BFGS-B where a diagonal theta stopped at zero although the objective is lower
+    off the boundary.
+
+    The deviance is even in a term's diagonal theta at zero, so its gradient there vanishes
+    and L-BFGS-B cannot tell a minimum on the boundary from a saddle it was thrown onto (e.g.
+    by a long first step from a poor start). Each such coordinate is set to
+    :data:`BOUNDARY_PROBE` in turn; if that lowers the objective, L-BFGS-B restarts from the
+    best such point, and the better optimum is kept.
+
+    Args:
+        zero_able: (n,) True at the diagonal theta (bounded below by zero).
+    """
+    for _ in range(MAX_RESTARTS):
+        f = ev.value(x)
+        best, f_best = None, f - 1e-7 * max(1.0, abs(f))
+        for j in np.flatnonzero(zero_able & (x == 0.0)):
+            trial = x.copy()
+            trial[j] = BOUNDARY_PROBE
+            f_trial = ev.value(trial)
+            if f_trial < f_best:
+                best, f_best = trial, f_trial
+        if best is None:
+            break
+        x_new, status_new, more, _ = _lbfgsb(ev, best, lower, transform)
+        steps += more
+        if ev.value(x_new) >= f:
+            break
+        x, status = x_new, status_new
+    return x, status, steps
+
+
 def _whitening(hessian: np.ndarray, n_theta: int) -> np.ndarray:
     """(n, n) transform T with x = T z making the deviance roughly isotropic in z, from a
     Hessian at the start: theta's coordinates are only rescaled (so their bounds carry over),
@@ -189,6 +247,8 @@ def fit_glmm(data: GLMMData, objective: Callable, x0: np.ndarray, sizes: tuple[i
                                                                           -np.inf)])
         transform = _whitening(ev.central_hessian(x0), n_theta)
         x, status, steps, f0 = _lbfgsb(ev, x0, lower, transform)
+        zero_able = np.concatenate([diagonal, np.zeros(x0.size - n_theta, bool)])
+        x, status, steps = _off_the_boundary(ev, x, status, steps, lower, transform, zero_able)
     theta = rectify_host(x[:n_theta], sizes, lambda th: ev.value(np.concatenate([th, x[n_theta:]])))
     x = np.concatenate([theta, x[n_theta:]])
     if optimizer == "newton":
