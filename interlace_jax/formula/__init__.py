@@ -2,6 +2,7 @@
 
 The only package that imports formulaic. :func:`parse_formula` reads the text;
 :func:`build_model_frame` turns it and a dataframe into a :class:`ModelFrame`;
+:func:`ordinal_model_frame` does the same for an ordered response (cumulative link models);
 :func:`model_matrices_for` replays the codings on new data for prediction;
 :func:`fixed_terms` and :func:`treatment_design` describe the fixed-effects terms for F-tests
 per term (anova tables).
@@ -10,6 +11,7 @@ per term (anova tables).
 from ._bars import BarSpec, ParsedFormula, parse_formula
 from ._model_frame import ModelFrame, RandomTermData, build_model_frame
 from ._new_design import NewDesign, NewTermDesign, model_matrices_for
+from ._ordinal_frame import OrdinalFrame, ordinal_model_frame
 from ._terms import FixedTerms, TreatmentDesign, fixed_terms, treatment_design
 
 __all__ = [
@@ -18,12 +20,14 @@ __all__ = [
     "ModelFrame",
     "NewDesign",
     "NewTermDesign",
+    "OrdinalFrame",
     "ParsedFormula",
     "RandomTermData",
     "TreatmentDesign",
     "build_model_frame",
     "fixed_terms",
     "model_matrices_for",
+    "ordinal_model_frame",
     "parse_formula",
     "treatment_design",
 ]
