@@ -20,6 +20,7 @@ from interlace_jax._errors import (
 from interlace_jax._x64 import x64
 from interlace_jax import families
 from interlace_jax.api import fit, lmer
+from interlace_jax.api_clmm import clmm
 from interlace_jax.api_glmm import glmer
 from interlace_jax.families import (
     Binomial,
@@ -30,6 +31,7 @@ from interlace_jax.families import (
 )
 from interlace_jax.results import (
     AnovaTable,
+    ClmmResult,
     ConvergenceCheck,
     GLMMResult,
     LMMResult,
@@ -51,6 +53,7 @@ __all__ = [
     "AnovaTable",
     "Binomial",
     "BootstrapResult",
+    "ClmmResult",
     "ConvergenceCheck",
     "ConvergenceWarning",
     "DataError",
@@ -67,6 +70,7 @@ __all__ = [
     "VarCorr",
     "anova",
     "bootstrap",
+    "clmm",
     "datasets",
     "enable_compilation_cache",
     "families",

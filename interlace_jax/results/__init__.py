@@ -1,6 +1,7 @@
 """Fitted-model results and their printing."""
 
 from interlace_jax.results._anova import AnovaTable, anova
+from interlace_jax.results._clmm_result import ClmmResult
 from interlace_jax.results._convergence import ConvergenceCheck
 from interlace_jax.results._df_methods import DF_METHODS, check_df_method
 from interlace_jax.results._glmm_result import GLMMResult
@@ -11,6 +12,7 @@ from interlace_jax.results._varcorr_table import VarCorr
 __all__ = [
     "DF_METHODS",
     "AnovaTable",
+    "ClmmResult",
     "ConvergenceCheck",
     "GLMMResult",
     "LMMResult",
