@@ -19,6 +19,7 @@ from interlace_jax._errors import (
 )
 from interlace_jax._x64 import x64
 from interlace_jax.api import fit, lmer
+from interlace_jax.models import AR1, CAR1, CompoundSymmetry
 from interlace_jax.results import AnovaTable, ConvergenceCheck, LMMResult, VarCorr, anova
 from interlace_jax.simulation import (
     BootstrapResult,
@@ -32,8 +33,11 @@ from interlace_jax.simulation import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AR1",
     "AnovaTable",
     "BootstrapResult",
+    "CAR1",
+    "CompoundSymmetry",
     "ConvergenceCheck",
     "ConvergenceWarning",
     "DataError",
