@@ -161,7 +161,7 @@ class CompoundSymmetry(_Structure):
     """
 
     group: str
-    time: None = None
+    time = None  # no time: every pair of a group has the same correlation
     names = ("Rho",)
     label = "Compound symmetry"
     exchangeable = True

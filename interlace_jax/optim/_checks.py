@@ -16,7 +16,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from interlace_jax.terms import canonical_theta, diagonal_mask, theta_slices, tril_positions
+from interlace_jax.terms import (
+    canonical_theta,
+    diagonal_mask,
+    n_theta,
+    theta_slices,
+    tril_positions,
+)
 
 
 def diagonal_positions(sizes: tuple[int, ...]) -> np.ndarray:
@@ -25,7 +31,7 @@ def diagonal_positions(sizes: tuple[int, ...]) -> np.ndarray:
 
 
 def _n_theta(sizes: tuple[int, ...]) -> int:
-    return sum(size * (size + 1) // 2 for size in sizes)
+    return sum(n_theta(size) for size in sizes)
 
 
 def _canonical_signs(theta: jax.Array, sizes: tuple[int, ...]) -> jax.Array:
