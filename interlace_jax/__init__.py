@@ -36,6 +36,7 @@ from interlace_jax.results import (
     VarCorr,
     anova,
 )
+from interlace_jax.models import AR1, CAR1, CompoundSymmetry
 from interlace_jax.simulation import (
     BootstrapResult,
     ManyFits,
@@ -48,9 +49,12 @@ from interlace_jax.simulation import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AR1",
     "AnovaTable",
     "Binomial",
     "BootstrapResult",
+    "CAR1",
+    "CompoundSymmetry",
     "ConvergenceCheck",
     "ConvergenceWarning",
     "DataError",

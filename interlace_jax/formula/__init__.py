@@ -8,7 +8,7 @@ per term (anova tables).
 """
 
 from ._bars import BarSpec, ParsedFormula, parse_formula
-from ._model_frame import ModelFrame, RandomTermData, build_model_frame
+from ._model_frame import ModelFrame, RandomTermData, SeriesColumns, build_model_frame
 from ._new_design import NewDesign, NewTermDesign, model_matrices_for
 from ._terms import FixedTerms, TreatmentDesign, fixed_terms, treatment_design
 
@@ -20,6 +20,7 @@ __all__ = [
     "NewTermDesign",
     "ParsedFormula",
     "RandomTermData",
+    "SeriesColumns",
     "TreatmentDesign",
     "build_model_frame",
     "fixed_terms",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from functools import cached_property
 
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -59,6 +60,10 @@ class LMMResult:
     With ``df_method="kenward-roger"``, ``cov_params()``, ``bse``, ``tvalues``, ``pvalues``,
     ``fe_df``, ``conf_int()`` and ``summary()`` use Kenward-Roger's adjusted covariance and
     df (pbkrtest's ``vcovAdj``, lmerTest's ``summary(m, ddf = "Kenward-Roger")``).
+
+    A fit with ``correlation=`` keeps the structure in ``correlation`` and its estimated
+    parameter in ``correlation_params``; the parameter counts in ``n_params`` (AIC, BIC,
+    likelihood-ratio df) and in Satterthwaite's variance parameters.
     """
 
     def __init__(
@@ -74,8 +79,10 @@ class LMMResult:
         data_name: str | None = None,
         df_values: np.ndarray | None = None,
         kenward_roger: KenwardRoger | None = None,
+        correlation=None,
     ):
         self.formula = formula
+        self.correlation = correlation  # the residual correlation structure, or None
         self.frame = frame
         self._data = data
         self._terms = terms  # computation (lme4) order
@@ -95,7 +102,27 @@ class LMMResult:
     @property
     def theta(self) -> np.ndarray:
         """(n_theta,) relative covariance parameters in lme4's order."""
-        return self.theta_fit.theta
+        return self.theta_fit.theta[: sum(t.n_theta for t in self._terms)]
+
+    @cached_property
+    def correlation_params(self) -> pd.Series:
+        """The residual correlation parameters (nlme's ``coef(m$modelStruct$corStruct,
+        unconstrained = FALSE)``: ``Phi`` for AR1/CAR1, ``Rho`` for CompoundSymmetry); an
+        empty Series for a fit without ``correlation=``."""
+        if self.correlation is None:
+            return pd.Series([], dtype=float, name="correlation_params")
+        k = self.correlation.n_params
+        with x64():
+            values = self.correlation.natural(jnp.asarray(self.theta_fit.theta[-k:]),
+                                              self._data.layout)
+        return pd.Series(np.asarray(values), index=list(self.correlation.names),
+                         name="correlation_params")
+
+    @cached_property
+    def _data_at_optimum(self) -> LMMData:
+        """The LMMData of the model with any correlation parameters at their estimates."""
+        with x64():
+            return self._data.at(jnp.asarray(self.theta_fit.theta))[1]
 
     @property
     def sigma(self) -> float:
@@ -143,6 +170,10 @@ class LMMResult:
             raise ModelError(
                 "Kenward-Roger's method needs a REML fit, but this model was fitted by ML "
                 "(method='ML'); refit with method='REML' or use Satterthwaite's df")
+        if self.correlation is not None:
+            raise ModelError(
+                "Kenward-Roger's method is not available for a fit with correlation=; use "
+                "Satterthwaite's df")
         with x64():
             return kenward_roger_at(self.theta, self.sigma, self._data)
 
@@ -267,7 +298,7 @@ class LMMResult:
         (``||``) the blocks between the terms are included; lme4 gives only the per-term
         blocks on the diagonal. See :mod:`interlace_jax.inference._condvar` for the cost.
         """
-        cond = ConditionalCovariance(self.theta, self._data, self.sigma)
+        cond = ConditionalCovariance(self.theta, self._data_at_optimum, self.sigma)
         return covariances_by_group(cond, self._terms)
 
     @property
@@ -332,8 +363,9 @@ class LMMResult:
 
     @property
     def n_params(self) -> int:
-        """Parameters counted by logLik's df: fixed effects + theta + sigma."""
-        return len(self.fe_params) + self.theta.size + 1
+        """Parameters counted by logLik's df: fixed effects + theta + correlation parameters
+        + sigma."""
+        return len(self.fe_params) + self.theta_fit.theta.size + 1
 
     @property
     def objective(self) -> float:
@@ -382,7 +414,10 @@ class LMMResult:
     def check_convergence(self) -> ConvergenceCheck:
         """The convergence diagnostics: gradient, scaled gradient, Hessian eigenvalues,
         parameters at the boundary, optimizer status and messages (printable)."""
-        return convergence_check(self, self.theta_names)
+        names = self.theta_names
+        if self.correlation is not None:  # unconstrained, nlme's parameterisation
+            names += tuple(f"corStruct.{n}" for n in self.correlation.names)
+        return convergence_check(self, names)
 
     @property
     def convergence_messages(self) -> tuple[str, ...]:

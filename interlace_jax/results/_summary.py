@@ -64,6 +64,23 @@ def correlation_table(names: list[str], cov: np.ndarray) -> str:
     return table([""] + short[:-1], rows)
 
 
+def _correlation_structure(result) -> list[str]:
+    """nlme's block for a residual correlation structure (empty without one)."""
+    if result.correlation is None:
+        return []
+    params = result.correlation_params
+    widths = [max(len(n), len(v)) for n, v in zip(params.index, r_format(params.to_numpy(), 7))]
+    values = r_format(params.to_numpy(), 7)
+    return [
+        f"Correlation Structure: {result.correlation.label}",
+        f" Formula: {result.correlation.formula()}",
+        " Parameter estimate(s):",
+        " ".join(n.rjust(w) for n, w in zip(params.index, widths)),
+        " ".join(v.rjust(w) for v, w in zip(values, widths)),
+        "",
+    ]
+
+
 class LMMSummary:
     """The printed summary of an :class:`LMMResult`; ``str(summary)`` is lme4's layout."""
 
@@ -102,6 +119,7 @@ class LMMSummary:
         lines.append("")
         lines.append("Random effects:")
         lines.append(" " + random_effects_table(r).replace("\n", "\n "))
+        lines += _correlation_structure(r)
         groups = ", ".join(f"{g}, {n}" for g, n in r.ngroups.items())
         lines.append(f"Number of obs: {r.nobs}, groups:  {groups}")
         lines.append("")
