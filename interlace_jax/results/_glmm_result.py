@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from functools import cached_property
 
 import jax.numpy as jnp
@@ -27,14 +26,15 @@ from interlace_jax.results._effects import (
     standard_errors_by_group,
     term_effects,
 )
+from interlace_jax.results._fit_statistics import FitStatistics
 from interlace_jax.results._names import variance_parameter_names
 from interlace_jax.results._varcorr import TermCovariance, term_covariances, varcorr_frame
-from interlace_jax.terms import ReTerm, diagonal_mask
+from interlace_jax.terms import ReTerm
 
 RESIDUAL_TYPES = ("deviance", "pearson", "response", "working")
 
 
-class GLMMResult:
+class GLMMResult(FitStatistics):
     """A fitted GLMM (returned by :func:`interlace_jax.glmer`).
 
     The numbers follow lme4's ``glmer`` (TMB's for families with a dispersion parameter):
@@ -184,17 +184,6 @@ class GLMMResult:
                                         [t.z_names for t in self._terms]).theta
 
     # ----- fit statistics ---------------------------------------------------------------
-    @property
-    def nobs(self) -> int:
-        return int(self.frame.y.shape[0])
-
-    @property
-    def n_dropped(self) -> int:
-        return int(self.frame.n_dropped)
-
-    @property
-    def ngroups(self) -> dict[str, int]:
-        return {t.group: t.n_levels for t in self._terms}
 
     @property
     def n_params(self) -> int:
@@ -212,21 +201,8 @@ class GLMMResult:
         return self.fit.deviance
 
     @property
-    def aic(self) -> float:
-        return -2 * self.llf + 2 * self.n_params
-
-    @property
-    def bic(self) -> float:
-        return -2 * self.llf + math.log(self.nobs) * self.n_params
-
-    @property
     def converged(self) -> bool:
         return self.fit.converged
-
-    @property
-    def is_singular(self) -> bool:
-        diag = np.concatenate([diagonal_mask(t.size) for t in self._terms])
-        return bool(np.any(np.abs(self.theta[diag]) < 1e-4))
 
     @property
     def convergence_messages(self) -> tuple[str, ...]:

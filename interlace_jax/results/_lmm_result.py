@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from functools import cached_property
 
 import jax.numpy as jnp
@@ -39,14 +38,15 @@ from interlace_jax.results._inference_tables import (
     right_hand_side,
     ttest_frame,
 )
+from interlace_jax.results._fit_statistics import FitStatistics
 from interlace_jax.results._names import variance_parameter_names
 from interlace_jax.results._varcorr import TermCovariance, term_covariances, varcorr_frame
-from interlace_jax.terms import ReTerm, diagonal_mask
+from interlace_jax.terms import ReTerm
 
 __all__ = ["DF_METHODS", "LMMResult", "check_df_method"]
 
 
-class LMMResult:
+class LMMResult(FitStatistics):
     """A fitted linear mixed model (returned by :func:`interlace_jax.fit`).
 
     Attributes follow statsmodels' ``MixedLMResults`` (``fe_params``, ``bse``, ``tvalues``,
@@ -347,19 +347,6 @@ class LMMResult:
         return pd.DataFrame(out, index=labels, columns=labels)
 
     # ----- fit statistics ---------------------------------------------------------------
-    @property
-    def n_dropped(self) -> int:
-        """Rows dropped because a used column had a missing value (lme4's na.omit)."""
-        return int(self.frame.n_dropped)
-
-    @property
-    def nobs(self) -> int:
-        return int(self.frame.y.shape[0])
-
-    @property
-    def ngroups(self) -> dict[str, int]:
-        """Number of levels of each grouping factor."""
-        return {t.group: t.n_levels for t in self._terms}
 
     @property
     def n_params(self) -> int:
@@ -383,22 +370,8 @@ class LMMResult:
         return self.objective
 
     @property
-    def aic(self) -> float:
-        return -2 * self.llf + 2 * self.n_params
-
-    @property
-    def bic(self) -> float:
-        return -2 * self.llf + math.log(self.nobs) * self.n_params
-
-    @property
     def converged(self) -> bool:
         return self.theta_fit.converged
-
-    @property
-    def is_singular(self) -> bool:
-        """True when a random-effects covariance matrix is singular (a diagonal theta ~ 0)."""
-        diag = np.concatenate([diagonal_mask(t.size) for t in self._terms])
-        return bool(np.any(np.abs(self.theta[diag]) < 1e-4))
 
     @cached_property
     def _variance_names(self):
