@@ -19,7 +19,17 @@ from interlace_jax._errors import (
 )
 from interlace_jax._x64 import x64
 from interlace_jax.api import fit, lmer
-from interlace_jax.results import AnovaTable, ConvergenceCheck, LMMResult, VarCorr, anova
+from interlace_jax.results import (
+    AnovaTable,
+    ConvergenceCheck,
+    EmmGrid,
+    LMMResult,
+    VarCorr,
+    anova,
+    contrast,
+    emmeans,
+    pairs,
+)
 from interlace_jax.simulation import (
     BootstrapResult,
     ManyFits,
@@ -37,6 +47,7 @@ __all__ = [
     "ConvergenceCheck",
     "ConvergenceWarning",
     "DataError",
+    "EmmGrid",
     "FormulaError",
     "InterlaceError",
     "LMMResult",
@@ -45,11 +56,14 @@ __all__ = [
     "VarCorr",
     "anova",
     "bootstrap",
+    "contrast",
     "datasets",
+    "emmeans",
     "enable_compilation_cache",
     "fit",
     "fit_many",
     "lmer",
+    "pairs",
     "power",
     "simulate",
     "x64",

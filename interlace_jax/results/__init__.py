@@ -3,6 +3,8 @@
 from interlace_jax.results._anova import AnovaTable, anova
 from interlace_jax.results._convergence import ConvergenceCheck
 from interlace_jax.results._df_methods import DF_METHODS, check_df_method
+from interlace_jax.results._emmeans import contrast, emmeans, pairs
+from interlace_jax.results._emmeans_table import EmmGrid
 from interlace_jax.results._lmm_result import LMMResult
 from interlace_jax.results._summary import LMMSummary
 from interlace_jax.results._varcorr_table import VarCorr
@@ -11,9 +13,13 @@ __all__ = [
     "DF_METHODS",
     "AnovaTable",
     "ConvergenceCheck",
+    "EmmGrid",
     "LMMResult",
     "LMMSummary",
     "VarCorr",
     "anova",
     "check_df_method",
+    "contrast",
+    "emmeans",
+    "pairs",
 ]
