@@ -315,6 +315,8 @@ def test_custom_and_reference_options(emm_fit):
     assert last["contrast"].tolist() == ["A - C", "B - C"]
     k = ij.contrast(emm, "trt.vs.ctrlk").frame
     pd.testing.assert_frame_equal(last, k)
+    temperature = ij.contrast(ij.emmeans(result, "temperature"), "trt.vs.ctrl", ref="185")
+    assert temperature.frame["contrast"].iloc[0] == "temperature175 - temperature185"
     custom = ij.contrast(emm, {"A-B": [1, -1, 0]}).frame
     pairs = ij.pairs(emm).frame
     assert custom["estimate"].iloc[0] == pytest.approx(pairs["estimate"].iloc[0], rel=1e-12)

@@ -175,8 +175,7 @@ def _expand_grid(names: list[str], values: list[tuple]) -> pd.DataFrame:
 def _level_text(column: pd.Series) -> list[str]:
     """A label column as emmeans pastes it into contrast names: numbers as R prints them, and
     a column whose values all read as numbers prefixed by its name (``temperature175``)."""
-    texts = [f"{v:.15g}" if isinstance(v, (float, np.floating)) else str(v)
-             for v in column.tolist()]
+    texts = [_plain_text(v) for v in column.tolist()]
 
     def number(text: str) -> bool:
         try:
@@ -200,8 +199,9 @@ def contrast(emm: EmmGrid, method="eff", by=KEEP, adjust: str | None = None,
 
     Args:
         emm: a table from :func:`emmeans` (or from :func:`contrast`: contrasts of contrasts).
-        method: "pairwise", "revpairwise", "trt.vs.ctrl" (``ref=`` a level label or 0-based
-            position, default the first; "trt.vs.ctrlk" the last), "eff", "del.eff", "poly",
+        method: "pairwise", "revpairwise", "trt.vs.ctrl" (``ref=`` a level label, e.g.
+            ``"185"`` or ``"A 185"`` for two columns, or a 0-based position; default the first;
+            "trt.vs.ctrlk" the last), "eff", "del.eff", "poly",
             or ``{name: coefficients}`` with one coefficient per mean of a by group. emmeans'
             default is "eff".
         by: variables within whose groups the contrasts are taken (default the by of ``emm``;
@@ -217,7 +217,6 @@ def contrast(emm: EmmGrid, method="eff", by=KEEP, adjust: str | None = None,
     """
     if not isinstance(emm, EmmGrid):
         raise ModelError(f"contrast() needs the result of emmeans(), got {type(emm).__name__}")
-    family = contrast_method(method, **options)
     by_names = list(emm.by) if by is KEEP else ([] if by is None else _names(by))
     for b in by_names:
         if b not in emm.labels:
@@ -229,6 +228,9 @@ def contrast(emm: EmmGrid, method="eff", by=KEEP, adjust: str | None = None,
     rows = emm._by_rows(tuple(by_names))
     texts = [_level_text(emm.labels[c]) for c in primary]
     levels = [" ".join(parts) for parts in zip(*texts)]
+    if "ref" in options:
+        options["ref"] = _reference_positions(options["ref"], emm.labels[primary], rows[0])
+    family = contrast_method(method, **options)
     if any(_PARENS.search(lev) for lev in levels):
         levels = [f"({lev})" if _PARENS.search(lev) else lev for lev in levels]
     coef = family.coefficients([levels[i] for i in rows[0]])
@@ -238,6 +240,20 @@ def contrast(emm: EmmGrid, method="eff", by=KEEP, adjust: str | None = None,
                    adjust=coef.adjust if adjust is None else str(adjust),
                    infer=(False, True), level=emm.level, averaged_over=emm.averaged_over,
                    context=emm.context)
+
+
+def _reference_positions(ref, labels: pd.DataFrame, rows: np.ndarray):
+    """A reference given by its level labels (``"185"``, or ``"A 185"`` for several columns)
+    as 0-based positions within a by group; positions and unknown labels pass unchanged."""
+    raw = [" ".join(_plain_text(v) for v in labels.iloc[i]) for i in rows]
+    single = isinstance(ref, (str, int, np.integer))
+    out = [raw.index(r) if isinstance(r, str) and r in raw else r
+           for r in ([ref] if single else list(ref))]
+    return out[0] if single else out
+
+
+def _plain_text(value) -> str:
+    return f"{value:.15g}" if isinstance(value, (float, np.floating)) else str(value)
 
 
 def _apply(emm: EmmGrid, coef, rows, by_names: list[str], name: str):
