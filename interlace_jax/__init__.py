@@ -28,15 +28,19 @@ from interlace_jax.families import (
     InverseGaussian,
     Poisson,
 )
+from interlace_jax.models import AR1, CAR1, CompoundSymmetry
 from interlace_jax.results import (
     AnovaTable,
     ConvergenceCheck,
+    EmmGrid,
     GLMMResult,
     LMMResult,
     VarCorr,
     anova,
+    contrast,
+    emmeans,
+    pairs,
 )
-from interlace_jax.models import AR1, CAR1, CompoundSymmetry
 from interlace_jax.simulation import (
     BootstrapResult,
     ManyFits,
@@ -58,6 +62,7 @@ __all__ = [
     "ConvergenceCheck",
     "ConvergenceWarning",
     "DataError",
+    "EmmGrid",
     "FormulaError",
     "GLMMResult",
     "Gamma",
@@ -71,13 +76,16 @@ __all__ = [
     "VarCorr",
     "anova",
     "bootstrap",
+    "contrast",
     "datasets",
+    "emmeans",
     "enable_compilation_cache",
     "families",
     "fit",
     "fit_many",
     "glmer",
     "lmer",
+    "pairs",
     "power",
     "simulate",
     "x64",

@@ -539,6 +539,14 @@ class LMMResult(FitStatistics):
         t-test per row (``joint=False``, :meth:`t_test`)."""
         return self.f_test(L, rhs, ddf) if joint else self.t_test(L, rhs, ddf)
 
+    def emmeans(self, specs, by=None, at=None, df_method: str | None = None,
+                level: float = 0.95, weights: str = "equal"):
+        """Estimated marginal means of this fit: :func:`interlace_jax.emmeans`."""
+        from interlace_jax.results._emmeans import emmeans
+
+        return emmeans(self, specs, by=by, at=at, df_method=df_method, level=level,
+                       weights=weights)
+
     def summary(self):
         """lme4-style summary (an object whose ``str()`` is the printed table)."""
         from interlace_jax.results._summary import LMMSummary
