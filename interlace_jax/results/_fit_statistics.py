@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import math
+from functools import cached_property
 
 import numpy as np
+import pandas as pd
 
 from interlace_jax.terms import diagonal_mask
 
 
 class FitStatistics:
     """Mixin of the statistics lme4 derives from any fit: the host class provides ``frame``
-    (the ModelFrame), ``_terms`` (ReTerms in computation order), ``theta``, ``llf`` and
-    ``n_params``."""
+    (the ModelFrame), ``_terms`` (ReTerms in computation order), ``theta``, ``llf``,
+    ``n_params``, ``fe_params`` and ``cov_params()``."""
+
+    @cached_property
+    def bse(self) -> pd.Series:
+        """Standard errors of the fixed effects (square roots of ``cov_params()``'s diagonal)."""
+        return pd.Series(np.sqrt(np.diag(self.cov_params())), index=self.fe_params.index,
+                         name="bse")
 
     @property
     def nobs(self) -> int:

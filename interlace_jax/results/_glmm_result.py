@@ -109,11 +109,6 @@ class GLMMResult(FitStatistics):
         names = list(self.frame.x_names_formulaic)
         return pd.DataFrame(self._parameter_cov[block, block], index=names, columns=names)
 
-    @cached_property
-    def bse(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.diag(self.cov_params())), index=self.fe_params.index,
-                         name="bse")
-
     @property
     def tvalues(self) -> pd.Series:
         """z statistics estimate / SE."""

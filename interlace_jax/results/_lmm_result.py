@@ -182,12 +182,6 @@ class LMMResult(FitStatistics):
         """Satterthwaite's (A, J): covariance of (theta, sigma) and the Jacobian of vcov(beta)."""
         return varpar_covariance(self.theta_fit.derivatives, self.sigma)
 
-    @cached_property
-    def bse(self) -> pd.Series:
-        """Standard errors of the fixed effects."""
-        return pd.Series(np.sqrt(np.diag(self.cov_params())), index=self.fe_params.index,
-                         name="bse")
-
     @property
     def tvalues(self) -> pd.Series:
         return (self.fe_params / self.bse).rename("tvalues")
