@@ -92,12 +92,6 @@ class ReferenceGrid:
     def dims(self) -> tuple[int, ...]:
         return tuple(len(v.values) for v in self.variables)
 
-    def variable(self, name: str) -> GridVariable:
-        for v in self.variables:
-            if v.name == name:
-                return v
-        raise KeyError(name)
-
 
 def reference_grid(frame: ModelFrame, at: Mapping[str, Any] | None = None) -> ReferenceGrid:
     """The reference grid of the model fitted on ``frame``.

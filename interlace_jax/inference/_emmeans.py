@@ -38,12 +38,10 @@ class Averaged:
     Attributes:
         linfct: (m, p) the averaged rows.
         offset: (m,) the averaged offsets.
-        counts: (m,) the summed cell counts of each row.
     """
 
     linfct: np.ndarray
     offset: np.ndarray
-    counts: np.ndarray
 
 
 def _by_variable(array: np.ndarray, dims: tuple[int, ...]) -> np.ndarray:
@@ -87,7 +85,7 @@ def average_grid(X: np.ndarray, offset: np.ndarray, counts: np.ndarray, dims: tu
     w = _weights(weights, cnt, [dims[v] for v in others])
     with np.errstate(invalid="ignore", divide="ignore"):
         w = w / w.sum(axis=1, keepdims=True)
-    return Averaged(np.einsum("ma,map->mp", w, x), np.einsum("ma,ma->m", w, off), cnt.sum(axis=1))
+    return Averaged(np.einsum("ma,map->mp", w, x), np.einsum("ma,ma->m", w, off))
 
 
 def _weights(kind: str, counts: np.ndarray, other_dims: list[int]) -> np.ndarray:

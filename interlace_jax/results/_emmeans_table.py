@@ -10,7 +10,7 @@ the multiplicity adjustment of :mod:`interlace_jax.inference._p_adjust` within e
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -211,17 +211,6 @@ class EmmGrid:
         from interlace_jax.results._emmeans import pairs
 
         return pairs(self, reverse=reverse, by=by, adjust=adjust)
-
-    def with_options(self, **changes) -> EmmGrid:
-        """A copy with other defaults (``adjust``, ``level``, ``infer``, ``by``)."""
-        allowed = {"adjust", "level", "infer", "by"}
-        if set(changes) - allowed:
-            raise ModelError(f"with_options takes {', '.join(sorted(allowed))}")
-        if "level" in changes:
-            changes["level"] = _check_level(changes["level"])
-        if "by" in changes:
-            changes["by"] = tuple(_names(changes["by"] or ()))
-        return replace(self, **changes)
 
     # ----- printing -------------------------------------------------------------------------
     def __str__(self) -> str:
