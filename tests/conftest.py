@@ -16,6 +16,19 @@ FIXTURES = Path(__file__).parent / "fixtures"
 jax.config.update("jax_enable_x64", True)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Free every compiled XLA program after each test module.
+
+    Each program compiled for the CPU keeps a few memory mappings of its own; the suite compiles
+    thousands in one process and would otherwise reach the kernel's limit on mappings per
+    process (``vm.max_map_count``, 65530 by default), where XLA's compiler crashes with a
+    segmentation fault.
+    """
+    yield
+    jax.clear_caches()
+
+
 def load_reference(case: str) -> dict:
     """The lme4 reference JSON of a fixture case."""
     return json.loads((FIXTURES / "lmm" / f"{case}.json").read_text())
