@@ -9,7 +9,15 @@ model everything it needs as pure JAX functions of the linear predictor:
   once on the host (the binomial coefficients, ``log y!``): the inner loops never see it;
 * :meth:`Family.variance` and :meth:`Family.unit_deviance`, R's ``variance`` and
   ``dev.resids``;
-* the host-side checks of the response and R's starting values (``mustart``).
+* the host-side checks of the response and R's starting values (``mustart``);
+* glmmTMB's extras: family parameters ``psi`` beyond the dispersion (Student-t degrees of
+  freedom, ordered-beta cutpoints), the probability of a zero (zero-inflated models) and
+  glmmTMB's ``sigma``.
+
+The dispersion ``phi`` is in the family's own parameterisation (Gamma: ``1 / shape``;
+negative binomial 2: the size; beta: the precision) and may be a scalar or one value per
+observation (a dispersion formula). ``dispersion_sign`` says how glmmTMB's dispersion
+coefficients relate to it: glmmTMB models ``dispersion_sign * log(phi)``.
 
 The curvature used by the Laplace approximation is either the expected (Fisher) information
 ``w mu_eta^2 / (phi V(mu))`` (lme4's convention, ``fisher_laplace = True``) or the observed one,
@@ -59,6 +67,14 @@ class Family:
     links: ClassVar[tuple[str, ...]]
     has_dispersion: ClassVar[bool] = False
     fisher_laplace: ClassVar[bool] = False
+    #: names of the family parameters beyond the dispersion (psi), as glmmTMB orders them
+    psi_names: ClassVar[tuple[str, ...]] = ()
+    #: P(y = 0) > 0, so zero inflation (``ziformula``) is identified
+    has_zero_mass: ClassVar[bool] = False
+    #: a zero-truncated count family (with ``ziformula``: glmmTMB's hurdle model)
+    zero_truncated: ClassVar[bool] = False
+    #: glmmTMB's dispersion model is for ``dispersion_sign * log(phi)``
+    dispersion_sign: ClassVar[float] = 1.0
     link: Link
 
     def __post_init__(self):
@@ -67,10 +83,27 @@ class Family:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(link={self.link.name!r})"
 
+    @property
+    def n_psi(self) -> int:
+        return len(self.psi_names)
+
     # -- pure JAX, elementwise ------------------------------------------------------------
-    def log_density(self, y, mu, weights, phi):
-        """(n,) log p(y_i | mu_i) - log_constant_i for prior weights (n,), dispersion phi ()."""
+    def log_density(self, y, mu, weights, phi, psi=()):
+        """(n,) log p(y_i | mu_i) - log_constant_i for prior weights (n,), dispersion phi
+        (() or (n,)) and family parameters psi (n_psi,)."""
         raise NotImplementedError
+
+    def log_zero_probability(self, mu, weights, phi, psi=()):
+        """(n,) log P(y_i = 0 | mu_i), all constants included (families with a mass at 0)."""
+        raise NotImplementedError(f"the {self.name} family has no probability mass at zero")
+
+    def mean(self, mu, phi, psi=()):
+        """(n,) E[y | mu]: mu itself, except for truncated and ordered-beta responses."""
+        return mu
+
+    def response_variance(self, mu, weights, phi, psi=()):
+        """(n,) Var[y | mu] (a Pearson residual divides by its square root)."""
+        return phi * self.variance(mu) / weights
 
     def log_constant(self, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """(n,) the part of log p(y_i | mu_i) that depends on the data alone (host, numpy)."""
@@ -101,6 +134,19 @@ class Family:
         """A starting dispersion from a fitted mean (the Pearson estimate)."""
         return 1.0
 
+    def psi_start(self, y: np.ndarray, mu: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """(n_psi,) starting family parameters from a fitted mean."""
+        return np.zeros(0)
+
+    def sigma(self, phi):
+        """glmmTMB's ``sigma(m)`` for dispersion phi: the residual SD for the Gaussian, the
+        coefficient of variation ``1 / sqrt(shape)`` for the Gamma; 1 without a dispersion."""
+        return np.sqrt(phi) if self.has_dispersion else np.ones_like(phi)
+
+    def family_params(self, psi: np.ndarray) -> dict[str, float]:
+        """glmmTMB's ``family_params(m)`` from psi (n_psi,); empty without psi."""
+        return {}
+
 
 def _require(condition: bool, message: str) -> None:
     if not condition:
@@ -115,11 +161,15 @@ class Binomial(Family):
     name: ClassVar[str] = "binomial"
     links: ClassVar[tuple[str, ...]] = ("logit", "probit", "cloglog", "cauchit", "log")
     fisher_laplace: ClassVar[bool] = True
+    has_zero_mass: ClassVar[bool] = True
 
-    def log_density(self, y, mu, weights, phi):
+    def log_density(self, y, mu, weights, phi, psi=()):
         successes = jnp.round(weights * y)
         failures = jnp.round(weights) - successes
         return xlogy(successes, mu) + xlog1py(failures, -mu)
+
+    def log_zero_probability(self, mu, weights, phi, psi=()):
+        return xlog1py(jnp.round(weights), -mu)
 
     def log_constant(self, y, weights):
         trials = np.round(weights)
@@ -154,9 +204,13 @@ class Poisson(Family):
     name: ClassVar[str] = "poisson"
     links: ClassVar[tuple[str, ...]] = ("log", "sqrt", "identity")
     fisher_laplace: ClassVar[bool] = True
+    has_zero_mass: ClassVar[bool] = True
 
-    def log_density(self, y, mu, weights, phi):
+    def log_density(self, y, mu, weights, phi, psi=()):
         return weights * (xlogy(y, mu) - mu)
+
+    def log_zero_probability(self, mu, weights, phi, psi=()):
+        return -weights * mu
 
     def log_constant(self, y, weights):
         return -weights * special.gammaln(y + 1.0)
@@ -185,8 +239,9 @@ class Gamma(Family):
     name: ClassVar[str] = "Gamma"
     links: ClassVar[tuple[str, ...]] = ("inverse", "log", "identity")
     has_dispersion: ClassVar[bool] = True
+    dispersion_sign: ClassVar[float] = -1.0  # glmmTMB models log(shape) = -log(phi)
 
-    def log_density(self, y, mu, weights, phi):
+    def log_density(self, y, mu, weights, phi, psi=()):
         shape = weights / phi
         return shape * jnp.log(shape * y / mu) - shape * y / mu - gammaln(shape)
 
@@ -215,7 +270,7 @@ class InverseGaussian(Family):
     links: ClassVar[tuple[str, ...]] = ("1/mu^2", "inverse", "log", "identity")
     has_dispersion: ClassVar[bool] = True
 
-    def log_density(self, y, mu, weights, phi):
+    def log_density(self, y, mu, weights, phi, psi=()):
         precision = weights / phi
         return 0.5 * jnp.log(precision) - precision * (y - mu) ** 2 / (2.0 * mu**2 * y)
 
@@ -244,7 +299,7 @@ class Gaussian(Family):
     links: ClassVar[tuple[str, ...]] = ("identity", "log", "inverse")
     has_dispersion: ClassVar[bool] = True
 
-    def log_density(self, y, mu, weights, phi):
+    def log_density(self, y, mu, weights, phi, psi=()):
         return 0.5 * jnp.log(weights / phi) - weights * (y - mu) ** 2 / (2.0 * phi)
 
     def log_constant(self, y, weights):

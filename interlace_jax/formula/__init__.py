@@ -10,20 +10,24 @@ per term (anova tables).
 from ._bars import BarSpec, ParsedFormula, parse_formula
 from ._model_frame import ModelFrame, RandomTermData, build_model_frame
 from ._new_design import NewDesign, NewTermDesign, model_matrices_for
+from ._parts import FixedPart, PartSpec, parse_part
 from ._terms import FixedTerms, TreatmentDesign, fixed_terms, treatment_design
 
 __all__ = [
     "BarSpec",
+    "FixedPart",
     "FixedTerms",
     "ModelFrame",
     "NewDesign",
     "NewTermDesign",
     "ParsedFormula",
+    "PartSpec",
     "RandomTermData",
     "TreatmentDesign",
     "build_model_frame",
     "fixed_terms",
     "model_matrices_for",
+    "parse_part",
     "parse_formula",
     "treatment_design",
 ]

@@ -10,7 +10,7 @@ turns each random-effects term into level codes plus a small model matrix.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from ._design import (
     required_names,
 )
 from ._grouping import grouping_factor
+from ._parts import FixedPart, PartSpec, build_part
 from ._rank import full_rank_columns, rank_message
 from ._response import cbind_parts
 
@@ -97,6 +98,8 @@ class ModelFrame:
         trials: for a ``cbind(successes, failures)`` response, float64 ``(n,)`` the number of
             trials of each row (then ``y`` is the proportion of successes and ``weights``
             includes the trials, as R's binomial family); None otherwise.
+        parts: the designs of extra one-sided formulas by part name (glmmTMB's ``"zi"`` and
+            ``"disp"``), on the same rows; empty for other models.
     """
 
     y: np.ndarray
@@ -118,11 +121,13 @@ class ModelFrame:
     parsed: ParsedFormula
     design_data: pd.DataFrame
     trials: np.ndarray | None = None
+    parts: dict[str, FixedPart] = field(default_factory=dict)
 
 
 def build_model_frame(
     parsed: ParsedFormula, data: Any, *, weights: Any = None, offset: Any = None,
     factor_response: bool = False, residual_variance: bool = True,
+    parts: tuple[PartSpec, ...] = (),
 ) -> ModelFrame:
     """Turn a parsed formula and a dataframe into the arrays of a mixed model.
 
@@ -136,6 +141,8 @@ def build_model_frame(
             its first level is failure (0), every other level success (1).
         residual_variance: the model has a residual variance (LMMs); False for GLMMs, where
             a grouping factor may have as many levels as there are observations.
+        parts: extra one-sided formulas (:func:`~interlace_jax.formula.parse_part`) whose
+            designs are built on the same rows; their columns drop rows with missing values too.
 
     Returns:
         The :class:`ModelFrame`; with zero bars, ``terms`` is empty (the caller decides whether
@@ -163,7 +170,9 @@ def build_model_frame(
     """
     if parsed.response is None:
         raise FormulaError("the formula has no response: write it as 'y ~ ...'")
-    columns = to_columns(data, _needed_columns(parsed, weights, offset))
+    needed = _needed_columns(parsed, weights, offset)
+    needed = list(dict.fromkeys(needed + [c for part in parts for c in part.needed_columns]))
+    columns = to_columns(data, needed)
     n = len(columns.row_index)
     if columns.n_rows_in == 0:
         raise DataError("data has no rows")
@@ -215,6 +224,7 @@ def build_model_frame(
         parsed=parsed,
         design_data=frame,
         trials=trials,
+        parts={p.name: build_part(p, frame, columns, _numeric_expression) for p in parts},
     )
 
 
