@@ -20,18 +20,27 @@ from interlace_jax._errors import (
 from interlace_jax._x64 import x64
 from interlace_jax import families
 from interlace_jax.api import fit, lmer
-from interlace_jax.api_glmm import glmer
+from interlace_jax.api_glmm import glmer, glmmTMB
 from interlace_jax.families import (
+    Beta,
     Binomial,
     Gamma,
     Gaussian,
     InverseGaussian,
+    NegativeBinomial1,
+    NegativeBinomial2,
+    OrderedBeta,
     Poisson,
+    StudentT,
+    TruncatedNegativeBinomial1,
+    TruncatedNegativeBinomial2,
+    TruncatedPoisson,
 )
 from interlace_jax.results import (
     AnovaTable,
     ConvergenceCheck,
     GLMMResult,
+    GLMMTMBResult,
     LMMResult,
     VarCorr,
     anova,
@@ -49,6 +58,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AnovaTable",
+    "Beta",
     "Binomial",
     "BootstrapResult",
     "ConvergenceCheck",
@@ -56,6 +66,7 @@ __all__ = [
     "DataError",
     "FormulaError",
     "GLMMResult",
+    "GLMMTMBResult",
     "Gamma",
     "Gaussian",
     "InverseGaussian",
@@ -63,7 +74,14 @@ __all__ = [
     "LMMResult",
     "ManyFits",
     "ModelError",
+    "NegativeBinomial1",
+    "NegativeBinomial2",
+    "OrderedBeta",
     "Poisson",
+    "StudentT",
+    "TruncatedNegativeBinomial1",
+    "TruncatedNegativeBinomial2",
+    "TruncatedPoisson",
     "VarCorr",
     "anova",
     "bootstrap",
@@ -73,6 +91,7 @@ __all__ = [
     "fit",
     "fit_many",
     "glmer",
+    "glmmTMB",
     "lmer",
     "power",
     "simulate",

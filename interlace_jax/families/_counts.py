@@ -81,7 +81,7 @@ class NegativeBinomial2(_NegativeBinomial):
     def size(self, mu, phi):
         return phi * jnp.ones_like(mu)
 
-    def response_variance(self, mu, weights, phi, psi=()):
+    def pearson_variance(self, mu, weights, phi, psi=()):
         return (mu + mu**2 / phi) / weights
 
     def dispersion_start(self, y, mu, weights):
@@ -102,7 +102,7 @@ class NegativeBinomial1(_NegativeBinomial):
     def size(self, mu, phi):
         return mu / phi
 
-    def response_variance(self, mu, weights, phi, psi=()):
+    def pearson_variance(self, mu, weights, phi, psi=()):
         return mu * (1.0 + phi) / weights
 
     def dispersion_start(self, y, mu, weights):
@@ -133,9 +133,10 @@ class _ZeroTruncated:
     def mean(self, mu, phi, psi=()):
         return mu / jnp.exp(self._log_positive(mu, phi, psi))
 
-    def response_variance(self, mu, weights, phi, psi=()):
+    def pearson_variance(self, mu, weights, phi, psi=()):
+        """The variance of the truncated count."""
         positive = jnp.exp(self._log_positive(mu, phi, psi))
-        second = (super().response_variance(mu, weights, phi, psi) + mu**2) / positive
+        second = (super().pearson_variance(mu, weights, phi, psi) + mu**2) / positive
         return second - (mu / positive) ** 2
 
     def check_response(self, y, weights, what):

@@ -98,12 +98,16 @@ class Family:
         raise NotImplementedError(f"the {self.name} family has no probability mass at zero")
 
     def mean(self, mu, phi, psi=()):
-        """(n,) E[y | mu]: mu itself, except for truncated and ordered-beta responses."""
+        """(n,) the mean glmmTMB reports for the conditional part (``predict(type =
+        "conditional")``): mu itself, except for zero-truncated counts (E[y | y > 0])."""
         return mu
 
-    def response_variance(self, mu, weights, phi, psi=()):
-        """(n,) Var[y | mu] (a Pearson residual divides by its square root)."""
-        return phi * self.variance(mu) / weights
+    def pearson_variance(self, mu, weights, phi, psi=()):
+        """(n,) the variance a Pearson residual divides by: R's variance function over the
+        prior weights, ``V(mu) / w``, without an exponential-family dispersion (lme4's and
+        glmmTMB's convention); with the negative binomial's size, which is part of its variance
+        function."""
+        return self.variance(mu) / weights
 
     def log_constant(self, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """(n,) the part of log p(y_i | mu_i) that depends on the data alone (host, numpy)."""

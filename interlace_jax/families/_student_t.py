@@ -42,10 +42,6 @@ class StudentT(Family):
     def variance(self, mu):
         return jnp.ones_like(mu)
 
-    def response_variance(self, mu, weights, phi, psi=()):
-        df = jnp.exp(psi[0])
-        return jnp.where(df > 2.0, phi**2 * df / (df - 2.0), jnp.inf) * jnp.ones_like(mu) / weights
-
     def check_response(self, y, weights, what):
         _require(bool(np.all(np.isfinite(y))), f"{what} must be finite for the t family")
 

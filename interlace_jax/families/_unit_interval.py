@@ -6,7 +6,7 @@ r"""glmmTMB's families for responses in the unit interval: beta and ordered beta
   cutpoints ``psi = (k1, k2)`` on the linear-predictor scale, ``P(y = 0) = 1 - plogis(eta - k1)``,
   ``P(y = 1) = plogis(eta - k2)`` and for ``0 < y < 1`` the density
   ``(plogis(eta - k1) - plogis(eta - k2)) Beta(y; mu phi, (1 - mu) phi)``, ``mu = plogis(eta)``.
-  glmmTMB reports ``plogis(psi)`` as the cutoffs.
+  glmmTMB reports ``plogis(psi)`` as the cutoffs, and mu as the fitted mean.
 """
 
 from __future__ import annotations
@@ -54,9 +54,6 @@ class Beta(Family):
     def variance(self, mu):
         return mu * (1.0 - mu)
 
-    def response_variance(self, mu, weights, phi, psi=()):
-        return mu * (1.0 - mu) / (1.0 + phi) / weights
-
     def check_response(self, y, weights, what):
         _require(bool(np.all((y > 0) & (y < 1))),
                  f"{what} must lie strictly between 0 and 1 for the beta family (values "
@@ -103,21 +100,6 @@ class OrderedBeta(Family):
 
     def variance(self, mu):
         return mu * (1.0 - mu)
-
-    def _probabilities(self, mu, psi):
-        eta = self.link.link(mu)
-        p_one = jnp.exp(log_sigmoid(eta - psi[1]))
-        p_inside = jnp.exp(log_sigmoid(eta - psi[0])) - p_one
-        return p_one, p_inside
-
-    def mean(self, mu, phi, psi=()):
-        p_one, p_inside = self._probabilities(mu, psi)
-        return p_one + p_inside * mu
-
-    def response_variance(self, mu, weights, phi, psi=()):
-        p_one, p_inside = self._probabilities(mu, psi)
-        second = p_one + p_inside * (mu**2 + mu * (1.0 - mu) / (1.0 + phi))
-        return (second - (p_one + p_inside * mu) ** 2) / weights
 
     def check_response(self, y, weights, what):
         _require(bool(np.all((y >= 0) & (y <= 1))),

@@ -9,7 +9,8 @@ With ``p = plogis(zeta)`` from the zero part's linear predictor zeta (glmmTMB's 
 * :class:`NoZeroModel`: the family alone.
 
 Each gives the per-observation log-density the Laplace engine sums (pure JAX), its data-only
-part (host), the mean and variance of the response, and the host checks; the family is passed
+part (host), the mean of the response and the variance of its Pearson residuals, and the
+host checks; the family is passed
 in, so the three small classes combine with every family. :func:`zero_model_for` picks one and
 refuses combinations glmmTMB cannot identify.
 """
@@ -45,9 +46,9 @@ class NoZeroModel:
         """(n,) E[y]."""
         return family.mean(mu, phi, psi)
 
-    def variance(self, family: Family, mu, weights, phi, psi, zeta):
-        """(n,) Var[y]."""
-        return family.response_variance(mu, weights, phi, psi)
+    def pearson_variance(self, family: Family, mu, weights, phi, psi, zeta):
+        """(n,) the variance of a Pearson residual (see ``Family.pearson_variance``)."""
+        return family.pearson_variance(mu, weights, phi, psi)
 
     def check_response(self, family: Family, y: np.ndarray, weights: np.ndarray,
                        what: str) -> None:
@@ -88,14 +89,22 @@ class ZeroInflation(NoZeroModel):
     def mean(self, family, mu, phi, psi, zeta):
         return sigmoid(-zeta) * family.mean(mu, phi, psi)
 
-    def variance(self, family, mu, weights, phi, psi, zeta):
+    def pearson_variance(self, family, mu, weights, phi, psi, zeta):
         p = sigmoid(zeta)
         m = family.mean(mu, phi, psi)
-        return (1 - p) * family.response_variance(mu, weights, phi, psi) + p * (1 - p) * m**2
+        return (1 - p) * family.pearson_variance(mu, weights, phi, psi) + p * (1 - p) * m**2
 
     def check_response(self, family, y, weights, what):
         family.check_response(y, weights, what)
         _check_zeros(y, what, "zero-inflation")
+
+    def zero_probability_start(self, family: Family, y: np.ndarray, mu: np.ndarray,
+                               weights: np.ndarray, phi: float, psi: np.ndarray) -> float:
+        """A starting zero-part probability from a fit of the count part (host): the share
+        of zeros beyond those the count distribution expects."""
+        f0 = np.exp(np.asarray(family.log_zero_probability(mu, weights, phi, psi)))
+        excess = (np.mean(y == 0) - np.mean(f0)) / max(1.0 - float(np.mean(f0)), 1e-8)
+        return float(np.clip(excess, 0.05, 0.9))
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,9 @@ class Hurdle(ZeroInflation):
 
     def count_rows(self, y):
         return y > 0
+
+    def zero_probability_start(self, family, y, mu, weights, phi, psi):
+        return float(np.clip(np.mean(y == 0), 0.01, 0.99))
 
 
 def zero_model_for(family: Family, has_zero_part: bool) -> NoZeroModel:

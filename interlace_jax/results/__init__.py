@@ -4,6 +4,7 @@ from interlace_jax.results._anova import AnovaTable, anova
 from interlace_jax.results._convergence import ConvergenceCheck
 from interlace_jax.results._df_methods import DF_METHODS, check_df_method
 from interlace_jax.results._glmm_result import GLMMResult
+from interlace_jax.results._glmmtmb_result import GLMMTMBResult
 from interlace_jax.results._lmm_result import LMMResult
 from interlace_jax.results._summary import LMMSummary
 from interlace_jax.results._varcorr_table import VarCorr
@@ -13,6 +14,7 @@ __all__ = [
     "AnovaTable",
     "ConvergenceCheck",
     "GLMMResult",
+    "GLMMTMBResult",
     "LMMResult",
     "LMMSummary",
     "VarCorr",
