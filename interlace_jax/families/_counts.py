@@ -19,11 +19,12 @@ from typing import ClassVar
 
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import gammaln, xlogy
+from jax.scipy.special import xlogy
 from scipy import special
 
 from interlace_jax.families._family import Family, Poisson, _require
 from interlace_jax.families._links import Link
+from interlace_jax.families._special import log_gamma
 
 
 def log1mexp(a):
@@ -50,8 +51,8 @@ class _NegativeBinomial(Family):
 
     def log_density(self, y, mu, weights, phi, psi=()):
         size = self.size(mu, phi)
-        log_total = jnp.logaddexp(jnp.log(size), jnp.log(mu))  # log(size + mu)
-        return weights * (gammaln(y + size) - gammaln(size) + size * (jnp.log(size) - log_total)
+        log_total = jnp.log(size + mu)
+        return weights * (log_gamma(y + size) - log_gamma(size) + size * (jnp.log(size) - log_total)
                           + xlogy(y, mu) - y * log_total)
 
     def log_zero_probability(self, mu, weights, phi, psi=()):

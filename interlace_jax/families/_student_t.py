@@ -11,10 +11,10 @@ from typing import ClassVar
 
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import gammaln
 
 from interlace_jax.families._family import Family, _require
 from interlace_jax.families._links import Link
+from interlace_jax.families._special import log_gamma
 
 #: starting degrees of freedom
 DF_START = 5.0
@@ -33,7 +33,7 @@ class StudentT(Family):
     def log_density(self, y, mu, weights, phi, psi=()):
         df = jnp.exp(psi[0])
         z = (y - mu) / phi
-        return weights * (gammaln(0.5 * (df + 1.0)) - gammaln(0.5 * df) - 0.5 * jnp.log(df)
+        return weights * (log_gamma(0.5 * (df + 1.0)) - log_gamma(0.5 * df) - 0.5 * jnp.log(df)
                           - jnp.log(phi) - 0.5 * (df + 1.0) * jnp.log1p(z**2 / df))
 
     def log_constant(self, y, weights):

@@ -17,17 +17,17 @@ from typing import ClassVar
 import jax.numpy as jnp
 import numpy as np
 from jax.nn import log_sigmoid
-from jax.scipy.special import gammaln
 
 from interlace_jax._errors import ModelError
 from interlace_jax.families._family import Family, _require
 from interlace_jax.families._links import Link
+from interlace_jax.families._special import log_gamma
 
 
 def _beta_kernel(y, mu, phi):
     """log Beta(y; mu phi, (1 - mu) phi) + log y + log(1 - y) (the data-only part left out)."""
     a, b = mu * phi, (1.0 - mu) * phi
-    return gammaln(phi) - gammaln(a) - gammaln(b) + a * jnp.log(y) + b * jnp.log1p(-y)
+    return log_gamma(phi) - log_gamma(a) - log_gamma(b) + a * jnp.log(y) + b * jnp.log1p(-y)
 
 
 def _precision_start(y: np.ndarray, mu: np.ndarray) -> float:
