@@ -36,14 +36,19 @@ from interlace_jax.families import (
     TruncatedNegativeBinomial2,
     TruncatedPoisson,
 )
+from interlace_jax.models import AR1, CAR1, CompoundSymmetry
 from interlace_jax.results import (
     AnovaTable,
     ConvergenceCheck,
+    EmmGrid,
     GLMMResult,
     GLMMTMBResult,
     LMMResult,
     VarCorr,
     anova,
+    contrast,
+    emmeans,
+    pairs,
 )
 from interlace_jax.simulation import (
     BootstrapResult,
@@ -57,13 +62,17 @@ from interlace_jax.simulation import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AR1",
     "AnovaTable",
     "Beta",
     "Binomial",
     "BootstrapResult",
+    "CAR1",
+    "CompoundSymmetry",
     "ConvergenceCheck",
     "ConvergenceWarning",
     "DataError",
+    "EmmGrid",
     "FormulaError",
     "GLMMResult",
     "GLMMTMBResult",
@@ -85,7 +94,9 @@ __all__ = [
     "VarCorr",
     "anova",
     "bootstrap",
+    "contrast",
     "datasets",
+    "emmeans",
     "enable_compilation_cache",
     "families",
     "fit",
@@ -93,6 +104,7 @@ __all__ = [
     "glmer",
     "glmmTMB",
     "lmer",
+    "pairs",
     "power",
     "simulate",
     "x64",

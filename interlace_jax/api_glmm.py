@@ -23,7 +23,7 @@ from interlace_jax.results._glmmtmb_result import GLMMTMBResult
 from interlace_jax.terms import ReTerm, diagonal_mask
 
 
-def _objective(n_agq: int, terms: list[ReTerm]):
+def objective_for(n_agq: int, terms: list[ReTerm]):
     """The deviance function for nAGQ: Laplace for 1, adaptive Gauss-Hermite beyond."""
     if isinstance(n_agq, bool) or not isinstance(n_agq, (int, np.integer)) or n_agq < 1:
         raise ModelError(f"nAGQ must be a whole number >= 1, got {n_agq!r}")
@@ -111,7 +111,7 @@ def _fit_glmm(formula: str, data: Any, fam: Family, *, convention: Convention,
                           X_zi=X_zi, offset_zi=offset_zi, X_disp=X_disp,
                           offset_disp=offset_disp, zeros=zeros, convention=convention)
         ordered = [terms[i] for i in model.plan.order]
-        objective = _objective(n_agq, ordered)
+        objective = objective_for(n_agq, ordered)
         empty = np.zeros((n, 0))
         parts = parts_start(fam, zeros, frame.X, frame.y, frame.weights, frame.offset,
                             X_zi if zeros.has_zero_part else empty,

@@ -23,7 +23,6 @@ Every fit is made once (lru_cache) and its compiled objective reused for the obj
 from __future__ import annotations
 
 import json
-import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -381,11 +380,11 @@ def test_summary_in_glmmtmbs_layout():
 
 
 def test_part_attributes():
-    model, ref = fitted("tmb_zip_x")
+    model, _ = fitted("tmb_zip_x")
     assert list(model.fe_params_zi.index) == ["Intercept", "x"]
     assert model.fe_params_disp.empty and model.bse_disp.empty
     assert list(model.coef_table("zi").index) == ["(Intercept)", "x"]
-    model, ref = fitted("tmb_gamma_log")
+    model, _ = fitted("tmb_gamma_log")
     # glmmTMB's Gamma dispersion coefficient is log(shape): sigma = exp(-betad / 2)
     assert model.sigma == pytest.approx(np.exp(-0.5 * model.fe_params_disp.iloc[0]))
     assert model.dispersion == pytest.approx(model.sigma**2)

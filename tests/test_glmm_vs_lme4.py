@@ -157,3 +157,26 @@ def test_summary_layout():
     assert " Family: binomial  ( logit )" in text
     assert "Number of obs: 56, groups:  herd, 15" in text
     assert "z value" in text and "Pr(>|z|)" in text
+
+
+@pytest.mark.parametrize("case", ["cbpp_laplace", "binary_slope"])
+def test_conditional_sds_of_the_random_effects(case):
+    model, ref = fitted(case)
+    group, modes = next(iter(ref["ranef"].items()))
+    levels = [str(v) for v in modes["levels"]]
+    ours = model.random_effects_se[group].loc[levels].to_numpy()
+    np.testing.assert_allclose(ours, np.asarray(modes["condsd"]), rtol=2e-2)
+
+
+def test_likelihood_ratio_test_between_glmms():
+    full, _ = fitted("cbpp_laplace")
+    null = ij.glmer("cbind(incidence, size - incidence) ~ 1 + (1 | herd)", ij.datasets.load("cbpp"),
+                    "binomial")
+    table = ij.anova(null, full)
+    assert list(table["npar"]) == [2, 5]
+    chisq = 2 * (full.llf - null.llf)
+    assert table["Chisq"].iloc[1] == pytest.approx(chisq)
+    assert table["Pr(>Chisq)"].iloc[1] == pytest.approx(1.15e-5, rel=0.02)
+    with pytest.raises(ij.ModelError, match="same family"):
+        ij.anova(null, ij.glmer("cbind(incidence, size - incidence) ~ 1 + (1 | herd)",
+                                ij.datasets.load("cbpp"), "binomial", link="probit"))

@@ -19,9 +19,9 @@ from typing import ClassVar
 
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import xlogy
-from scipy import special
+from jax.scipy.special import gammaln, xlogy
 
+from interlace_jax._errors import ModelError
 from interlace_jax.families._family import Family, Poisson, _require
 from interlace_jax.families._links import Link
 from interlace_jax.families._special import log_gamma
@@ -60,7 +60,7 @@ class _NegativeBinomial(Family):
         return -weights * size * jnp.log1p(mu / size)
 
     def log_constant(self, y, weights):
-        return -weights * special.gammaln(np.asarray(y, dtype=float) + 1.0)
+        return -weights * gammaln(y + 1.0)
 
     def variance(self, mu):
         return mu
@@ -130,6 +130,9 @@ class _ZeroTruncated:
 
     def log_zero_probability(self, mu, weights, phi, psi=()):
         raise NotImplementedError(f"the {self.name} family has no mass at zero")
+
+    def sample(self, key, mu, weights, phi):
+        raise ModelError(f"drawing responses from the {self.name} family is not available")
 
     def mean(self, mu, phi, psi=()):
         return mu / jnp.exp(self._log_positive(mu, phi, psi))

@@ -6,7 +6,7 @@ model everything it needs as pure JAX functions of the linear predictor:
 * :meth:`Family.log_density`: per-observation log-likelihood ``log p(y_i | mu_i, phi)``, with
   the prior weights in R's sense (binomial: the number of trials; others: precision weights),
   less the part that depends on the data alone, :meth:`Family.log_constant`, which is computed
-  once on the host (the binomial coefficients, ``log y!``): the inner loops never see it;
+  once per response (the binomial coefficients, ``log y!``): the inner loops never see it;
 * :meth:`Family.variance` and :meth:`Family.unit_deviance`, R's ``variance`` and
   ``dev.resids``;
 * the host-side checks of the response and R's starting values (``mustart``);
@@ -29,9 +29,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy import special
 from jax.scipy.special import gammaln, xlog1py, xlogy
 
 from interlace_jax._errors import DataError, ModelError
@@ -109,9 +109,10 @@ class Family:
         function."""
         return self.variance(mu) / weights
 
-    def log_constant(self, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """(n,) the part of log p(y_i | mu_i) that depends on the data alone (host, numpy)."""
-        return np.zeros_like(np.asarray(y, dtype=float))
+    def log_constant(self, y, weights):
+        """(n,) the part of log p(y_i | mu_i) that depends on the data alone (jax.numpy, so
+        that simulated responses get it on the device too)."""
+        return jnp.zeros_like(y)
 
     def variance(self, mu):
         """(n,) the variance function V(mu)."""
@@ -120,6 +121,11 @@ class Family:
     def unit_deviance(self, y, mu, weights):
         """(n,) R's ``dev.resids``: weighted unit deviances (their sum is the GLM deviance)."""
         raise NotImplementedError
+
+    def sample(self, key, mu, weights, phi):
+        """(n,) a response drawn from the family at means mu (n,), in the response convention
+        of :meth:`log_density` (binomial: proportions of ``weights`` trials)."""
+        raise ModelError(f"drawing responses from the {self.name} family is not available")
 
     def fisher_weights(self, eta, weights, phi):
         """(n,) expected information ``w mu_eta(eta)^2 / (phi V(mu))`` of each eta_i."""
@@ -176,13 +182,18 @@ class Binomial(Family):
         return xlog1py(jnp.round(weights), -mu)
 
     def log_constant(self, y, weights):
-        trials = np.round(weights)
-        successes = np.round(weights * y)
-        return (special.gammaln(trials + 1.0) - special.gammaln(successes + 1.0)
-                - special.gammaln(trials - successes + 1.0))
+        trials = jnp.round(weights)
+        successes = jnp.round(weights * y)
+        return (gammaln(trials + 1.0) - gammaln(successes + 1.0)
+                - gammaln(trials - successes + 1.0))
 
     def variance(self, mu):
         return mu * (1.0 - mu)
+
+    def sample(self, key, mu, weights, phi):
+        trials = jnp.round(weights)
+        draws = jax.random.binomial(key, trials, mu)
+        return jnp.where(trials > 0, draws / jnp.maximum(trials, 1.0), 0.0)
 
     def unit_deviance(self, y, mu, weights):
         return 2.0 * weights * (xlogy(y, y / mu) + xlogy(1.0 - y, (1.0 - y) / (1.0 - mu)))
@@ -217,10 +228,13 @@ class Poisson(Family):
         return -weights * mu
 
     def log_constant(self, y, weights):
-        return -weights * special.gammaln(y + 1.0)
+        return -weights * gammaln(y + 1.0)
 
     def variance(self, mu):
         return mu
+
+    def sample(self, key, mu, weights, phi):
+        return jax.random.poisson(key, mu).astype(mu.dtype)
 
     def unit_deviance(self, y, mu, weights):
         return 2.0 * weights * (xlogy(y, y / mu) - (y - mu))
@@ -250,10 +264,14 @@ class Gamma(Family):
         return shape * jnp.log(shape * y / mu) - shape * y / mu - gammaln(shape)
 
     def log_constant(self, y, weights):
-        return -np.log(y)
+        return -jnp.log(y)
 
     def variance(self, mu):
         return mu**2
+
+    def sample(self, key, mu, weights, phi):
+        shape = weights / phi
+        return jax.random.gamma(key, shape) * mu / shape
 
     def unit_deviance(self, y, mu, weights):
         return -2.0 * weights * (jnp.log(y / mu) - (y - mu) / mu)
@@ -279,10 +297,20 @@ class InverseGaussian(Family):
         return 0.5 * jnp.log(precision) - precision * (y - mu) ** 2 / (2.0 * mu**2 * y)
 
     def log_constant(self, y, weights):
-        return -0.5 * np.log(2.0 * np.pi * y**3)
+        return -0.5 * jnp.log(2.0 * jnp.pi * y**3)
 
     def variance(self, mu):
         return mu**3
+
+    def sample(self, key, mu, weights, phi):
+        """Michael, Schucany and Haas (1976): a root of the chi-square transform, chosen at
+        random with the right probabilities."""
+        k_normal, k_uniform = jax.random.split(key)
+        lam = weights / phi
+        v = jax.random.normal(k_normal, mu.shape) ** 2
+        x = mu + mu**2 * v / (2 * lam) - mu / (2 * lam) * jnp.sqrt(
+            4 * mu * lam * v + mu**2 * v**2)
+        return jnp.where(jax.random.uniform(k_uniform, mu.shape) <= mu / (mu + x), x, mu**2 / x)
 
     def unit_deviance(self, y, mu, weights):
         return weights * (y - mu) ** 2 / (y * mu**2)
@@ -307,10 +335,13 @@ class Gaussian(Family):
         return 0.5 * jnp.log(weights / phi) - weights * (y - mu) ** 2 / (2.0 * phi)
 
     def log_constant(self, y, weights):
-        return np.full(np.shape(y), -0.5 * np.log(2.0 * np.pi))
+        return jnp.full(jnp.shape(y), -0.5 * jnp.log(2.0 * jnp.pi))
 
     def variance(self, mu):
         return jnp.ones_like(mu)
+
+    def sample(self, key, mu, weights, phi):
+        return mu + jnp.sqrt(phi / weights) * jax.random.normal(key, mu.shape)
 
     def unit_deviance(self, y, mu, weights):
         return weights * (y - mu) ** 2

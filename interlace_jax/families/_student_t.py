@@ -37,7 +37,7 @@ class StudentT(Family):
                           - jnp.log(phi) - 0.5 * (df + 1.0) * jnp.log1p(z**2 / df))
 
     def log_constant(self, y, weights):
-        return np.full(np.shape(y), -0.5 * np.log(np.pi)) * weights
+        return jnp.full(jnp.shape(y), -0.5 * jnp.log(jnp.pi)) * weights
 
     def variance(self, mu):
         return jnp.ones_like(mu)

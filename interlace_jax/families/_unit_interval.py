@@ -49,7 +49,7 @@ class Beta(Family):
         return weights * _beta_kernel(y, mu, phi)
 
     def log_constant(self, y, weights):
-        return -weights * (np.log(y) + np.log1p(-y))
+        return -weights * (jnp.log(y) + jnp.log1p(-y))
 
     def variance(self, mu):
         return mu * (1.0 - mu)
@@ -95,8 +95,8 @@ class OrderedBeta(Family):
 
     def log_constant(self, y, weights):
         inside = (y > 0) & (y < 1)
-        y_inside = np.where(inside, y, 0.5)
-        return np.where(inside, -weights * (np.log(y_inside) + np.log1p(-y_inside)), 0.0)
+        y_inside = jnp.where(inside, y, 0.5)
+        return jnp.where(inside, -weights * (jnp.log(y_inside) + jnp.log1p(-y_inside)), 0.0)
 
     def variance(self, mu):
         return mu * (1.0 - mu)

@@ -8,8 +8,8 @@ With ``p = plogis(zeta)`` from the zero part's linear predictor zeta (glmmTMB's 
   ``y > 0``, ``f_+`` the truncated density;
 * :class:`NoZeroModel`: the family alone.
 
-Each gives the per-observation log-density the Laplace engine sums (pure JAX), its data-only
-part (host), the mean of the response and the variance of its Pearson residuals, and the
+Each gives the per-observation log-density the Laplace engine sums and its data-only part
+(pure JAX), the mean of the response and the variance of its Pearson residuals, and the
 host checks; the family is passed
 in, so the three small classes combine with every family. :func:`zero_model_for` picks one and
 refuses combinations glmmTMB cannot identify.
@@ -38,8 +38,8 @@ class NoZeroModel:
         """(n,) log p(y_i) less the data-only part, for the zero part's predictor zeta."""
         return family.log_density(y, mu, weights, phi, psi)
 
-    def log_constant(self, family: Family, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """(n,) the data-only part of each log p(y_i) (host)."""
+    def log_constant(self, family: Family, y, weights):
+        """(n,) the data-only part of each log p(y_i) (jax.numpy)."""
         return family.log_constant(y, weights)
 
     def mean(self, family: Family, mu, phi, psi, zeta):
@@ -84,7 +84,7 @@ class ZeroInflation(NoZeroModel):
 
     def log_constant(self, family, y, weights):
         # log P(0) is computed whole on the device; the count's constant is 0 at y = 0 anyway
-        return np.where(y == 0, 0.0, family.log_constant(y, weights))
+        return jnp.where(y == 0, 0.0, family.log_constant(y, weights))
 
     def mean(self, family, mu, phi, psi, zeta):
         return sigmoid(-zeta) * family.mean(mu, phi, psi)

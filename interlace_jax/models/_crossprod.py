@@ -73,11 +73,27 @@ class ResponseProducts:
 @jax.tree_util.register_dataclass
 @dataclass(frozen=True)
 class LMMData:
-    """Everything the LMM objective reads: design and response products plus the static plan."""
+    """Everything the LMM objective reads: design and response products plus the static plan.
+
+    The objective's parameters are theta alone; :meth:`at` is the identity that models with
+    residual correlation (:class:`~interlace_jax.models.CorrelatedLMMData`) implement with
+    whitening.
+    """
 
     design: DesignProducts
     response: ResponseProducts
     plan: BlockPlan = field(metadata=dict(static=True))
+
+    #: number of residual correlation parameters after theta in the parameter vector
+    n_correlation = 0
+
+    @property
+    def n_obs(self):
+        return self.design.n_obs
+
+    def at(self, params: jax.Array) -> tuple[jax.Array, "LMMData", float]:
+        """(theta, the LMMData, log|R| = 0) at params = theta (n_theta,)."""
+        return params, self, 0.0
 
 
 def _sum_by(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:

@@ -5,9 +5,11 @@ parameter layout)."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from interlace_jax.families import Family, NoZeroModel
@@ -157,6 +159,17 @@ class GLMMData:
         return self.rmap.plan
 
 
+def with_response(data: GLMMData, y: jax.Array) -> GLMMData:
+    """The same model with another response y (n,) (pure JAX: vmap-able over y)."""
+    constant = jnp.sum(data.zeros.log_constant(data.family, y, data.rmap.weights))
+    return dataclasses.replace(data, y=y, log_constant=constant)
+
+
+def with_plan(data: GLMMData, plan: BlockPlan) -> GLMMData:
+    """The same model with another static plan (e.g. LAPACK-free kernels for vmapped fits)."""
+    return dataclasses.replace(data, rmap=dataclasses.replace(data.rmap, plan=plan))
+
+
 def glmm_data(terms: list[ReTerm], X: np.ndarray, y: np.ndarray, weights: np.ndarray,
               offset: np.ndarray, family: Family, *, X_zi: np.ndarray | None = None,
               offset_zi: np.ndarray | None = None, X_disp: np.ndarray | None = None,
@@ -189,8 +202,8 @@ def glmm_data(terms: list[ReTerm], X: np.ndarray, y: np.ndarray, weights: np.nda
         zmap=z_product_map(plan, index, ordered),
         y=y,
         offset=np.asarray(offset, dtype=np.float64),
-        log_constant=np.asarray(np.sum(zeros.log_constant(family, y, weights)),
-                                dtype=np.float64),
+        log_constant=np.asarray(jnp.sum(zeros.log_constant(family, jnp.asarray(y, jnp.float64),
+                                                           jnp.asarray(weights, jnp.float64)))),
         zi=zi,
         disp=disp,
         family=family,

@@ -3,6 +3,8 @@
 from interlace_jax.results._anova import AnovaTable, anova
 from interlace_jax.results._convergence import ConvergenceCheck
 from interlace_jax.results._df_methods import DF_METHODS, check_df_method
+from interlace_jax.results._emmeans import contrast, emmeans, pairs
+from interlace_jax.results._emmeans_table import EmmGrid
 from interlace_jax.results._glmm_result import GLMMResult
 from interlace_jax.results._glmmtmb_result import GLMMTMBResult
 from interlace_jax.results._lmm_result import LMMResult
@@ -13,6 +15,7 @@ __all__ = [
     "DF_METHODS",
     "AnovaTable",
     "ConvergenceCheck",
+    "EmmGrid",
     "GLMMResult",
     "GLMMTMBResult",
     "LMMResult",
@@ -20,4 +23,7 @@ __all__ = [
     "VarCorr",
     "anova",
     "check_df_method",
+    "contrast",
+    "emmeans",
+    "pairs",
 ]

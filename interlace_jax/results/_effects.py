@@ -53,3 +53,33 @@ def host_linear_predictor(beta: np.ndarray, X: np.ndarray, offset: np.ndarray,
             contrib = np.einsum("is,is->i", z, b[np.where(known, refs, 0)])
             eta = eta + np.where(known, contrib, 0.0)
     return eta
+
+
+def covariances_by_group(cond, terms: list[ReTerm]) -> dict[str, np.ndarray]:
+    """Per grouping factor, the (n_levels, S, S) conditional covariances of its random effects
+    from a :class:`~interlace_jax.inference.ConditionalCovariance`, levels and effects in the
+    order of ``effects_by_group``; for several terms on one factor (``||``) the blocks between
+    them are included."""
+    by_group: dict[str, list[int]] = {}
+    for t, term in enumerate(terms):
+        by_group.setdefault(term.group, []).append(t)
+    out = {}
+    for group, idx in by_group.items():
+        sizes = [terms[t].size for t in idx]
+        offsets = np.concatenate([[0], np.cumsum(sizes)])
+        cov = np.empty((terms[idx[0]].n_levels, offsets[-1], offsets[-1]))
+        for a, t in enumerate(idx):
+            for b, s in enumerate(idx):
+                cov[:, offsets[a]:offsets[a + 1], offsets[b]:offsets[b + 1]] = cond.block(t, s)
+        out[group] = cov
+    return out
+
+
+def standard_errors_by_group(effects: dict[str, pd.DataFrame],
+                             covs: dict[str, np.ndarray]) -> dict[str, pd.DataFrame]:
+    """Conditional SDs (square roots of the covariances' diagonals), shaped as ``effects``."""
+    out = {}
+    for group, frame in effects.items():
+        sd = np.sqrt(np.diagonal(covs[group], axis1=1, axis2=2))
+        out[group] = pd.DataFrame(sd, index=frame.index, columns=frame.columns)
+    return out

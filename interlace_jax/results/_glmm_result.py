@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from functools import cached_property
 
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -16,16 +16,26 @@ from interlace_jax.formula import ModelFrame, model_matrices_for
 from interlace_jax.models._glmm_data import GLMMData
 from interlace_jax.optim import Status
 from interlace_jax.optim._fit_glmm import GLMMFit
-from interlace_jax.results._effects import effects_by_group, host_linear_predictor, term_effects
+from interlace_jax.inference import ConditionalCovariance
+from interlace_jax.models import lmm_data
+from interlace_jax.models._laplace import eta_of, laplace_weights
+from interlace_jax.results._effects import (
+    covariances_by_group,
+    effects_by_group,
+    host_linear_predictor,
+    standard_errors_by_group,
+    term_effects,
+)
+from interlace_jax.results._fit_statistics import FitStatistics
 from interlace_jax.results._names import variance_parameter_names
 from interlace_jax.results._varcorr import TermCovariance, term_covariances, varcorr_frame
-from interlace_jax.terms import ReTerm, diagonal_mask
+from interlace_jax.terms import ReTerm
 
 RESIDUAL_TYPES = ("deviance", "pearson", "response", "working")
 PREDICT_TYPES = ("link", "response")
 
 
-class GLMMResult:
+class GLMMResult(FitStatistics):
     """A fitted GLMM (returned by :func:`interlace_jax.glmer`).
 
     The numbers follow lme4's ``glmer`` (TMB's for families with a dispersion parameter):
@@ -40,6 +50,8 @@ class GLMMResult:
 
     PREDICT_TYPES = PREDICT_TYPES
     RESIDUAL_TYPES = RESIDUAL_TYPES
+    #: GLMMs are fitted by maximum likelihood (lme4's ``isREML()`` is FALSE).
+    reml = False
 
     def __init__(self, *, formula: str, frame: ModelFrame, data: GLMMData, terms: list[ReTerm],
                  fit: GLMMFit, u: tuple, n_agq: int, data_name: str | None = None):
@@ -131,11 +143,6 @@ class GLMMResult:
         names = list(self.frame.x_names_formulaic)
         return pd.DataFrame(self._parameter_cov[block, block], index=names, columns=names)
 
-    @cached_property
-    def bse(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.diag(self.cov_params())), index=self.fe_params.index,
-                         name="bse")
-
     @property
     def tvalues(self) -> pd.Series:
         """z statistics estimate / SE."""
@@ -171,6 +178,26 @@ class GLMMResult:
         return effects_by_group(self._terms, self._term_effects)
 
     @cached_property
+    def random_effects_cov(self) -> dict[str, np.ndarray]:
+        """Conditional covariances of the random effects given the data at the estimates
+        (lme4's ``condVar``): per grouping factor (n_levels, S, S), the blocks of
+        ``Lambda (Lambda'Z'WZ Lambda + I)^{-1} Lambda'`` with W the Laplace curvature at the
+        conditional modes (lme4's PIRLS weights for its families)."""
+        with x64():
+            eta = eta_of(tuple(jnp.asarray(a) for a in self._u), jnp.asarray(self.fit.x),
+                         self._data)
+            weights = np.asarray(laplace_weights(eta, jnp.asarray(self.fit.x), self._data))
+            ordered = [self._terms[i] for i in np.argsort(self._data.plan.order)]
+            linear = lmm_data(ordered, self.frame.X, np.zeros(self.nobs), weights)
+            cond = ConditionalCovariance(self.theta, linear, 1.0)
+        return covariances_by_group(cond, self._terms)
+
+    @property
+    def random_effects_se(self) -> dict[str, pd.DataFrame]:
+        """Conditional standard deviations of the random effects, shaped as ``random_effects``."""
+        return standard_errors_by_group(self.random_effects, self.random_effects_cov)
+
+    @cached_property
     def _covariances(self) -> list[TermCovariance]:
         return term_covariances(self.theta, 1.0, [t.group for t in self._terms],
                                 [t.z_names for t in self._terms], [t.size for t in self._terms])
@@ -186,17 +213,6 @@ class GLMMResult:
                                         [t.z_names for t in self._terms]).theta
 
     # ----- fit statistics ---------------------------------------------------------------
-    @property
-    def nobs(self) -> int:
-        return int(self.frame.y.shape[0])
-
-    @property
-    def n_dropped(self) -> int:
-        return int(self.frame.n_dropped)
-
-    @property
-    def ngroups(self) -> dict[str, int]:
-        return {t.group: t.n_levels for t in self._terms}
 
     @property
     def n_params(self) -> int:
@@ -215,21 +231,8 @@ class GLMMResult:
         return self.fit.deviance
 
     @property
-    def aic(self) -> float:
-        return -2 * self.llf + 2 * self.n_params
-
-    @property
-    def bic(self) -> float:
-        return -2 * self.llf + math.log(self.nobs) * self.n_params
-
-    @property
     def converged(self) -> bool:
         return self.fit.converged
-
-    @property
-    def is_singular(self) -> bool:
-        diag = np.concatenate([diagonal_mask(t.size) for t in self._terms])
-        return bool(np.any(np.abs(self.theta[diag]) < 1e-4))
 
     @property
     def convergence_messages(self) -> tuple[str, ...]:
