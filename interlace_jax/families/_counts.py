@@ -119,6 +119,7 @@ class _ZeroTruncated:
     zero_truncated: ClassVar[bool] = True
     has_zero_mass: ClassVar[bool] = False
     fisher_laplace: ClassVar[bool] = False
+    fisher_scoring: ClassVar[bool] = False
 
     def _log_positive(self, mu, phi, psi):
         """log P(y > 0) of one unweighted untruncated count."""
@@ -133,6 +134,10 @@ class _ZeroTruncated:
 
     def sample(self, key, mu, weights, phi):
         raise ModelError(f"drawing responses from the {self.name} family is not available")
+
+    def unit_deviance(self, y, mu, weights):
+        raise ModelError(f"deviance residuals are not available for the {self.name} family; "
+                         "use the 'pearson' or 'response' residuals")
 
     def mean(self, mu, phi, psi=()):
         return mu / jnp.exp(self._log_positive(mu, phi, psi))

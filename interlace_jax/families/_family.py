@@ -61,12 +61,16 @@ class Family:
         links: the link names the family accepts; the first is the default (canonical).
         has_dispersion: whether a dispersion parameter phi is estimated.
         fisher_laplace: the Laplace log-determinant uses the expected information (lme4).
+        fisher_scoring: :meth:`fisher_weights` is the expected information (an exponential
+            family with ``Var(y) = phi V(mu) / w``), so lme4's inner Newton steps may use it
+            (PIRLS); the others take the observed curvature.
     """
 
     name: ClassVar[str]
     links: ClassVar[tuple[str, ...]]
     has_dispersion: ClassVar[bool] = False
     fisher_laplace: ClassVar[bool] = False
+    fisher_scoring: ClassVar[bool] = False
     #: names of the family parameters beyond the dispersion (psi), as glmmTMB orders them
     psi_names: ClassVar[tuple[str, ...]] = ()
     #: P(y = 0) > 0, so zero inflation (``ziformula``) is identified
@@ -120,7 +124,8 @@ class Family:
 
     def unit_deviance(self, y, mu, weights):
         """(n,) R's ``dev.resids``: weighted unit deviances (their sum is the GLM deviance)."""
-        raise NotImplementedError
+        raise ModelError(f"deviance residuals are not available for the {self.name} family; "
+                         "use the 'pearson' or 'response' residuals")
 
     def sample(self, key, mu, weights, phi):
         """(n,) a response drawn from the family at means mu (n,), in the response convention
@@ -170,6 +175,7 @@ class Binomial(Family):
     link: str | Link = "logit"
     name: ClassVar[str] = "binomial"
     links: ClassVar[tuple[str, ...]] = ("logit", "probit", "cloglog", "cauchit", "log")
+    fisher_scoring: ClassVar[bool] = True
     fisher_laplace: ClassVar[bool] = True
     has_zero_mass: ClassVar[bool] = True
 
@@ -218,6 +224,7 @@ class Poisson(Family):
     link: str | Link = "log"
     name: ClassVar[str] = "poisson"
     links: ClassVar[tuple[str, ...]] = ("log", "sqrt", "identity")
+    fisher_scoring: ClassVar[bool] = True
     fisher_laplace: ClassVar[bool] = True
     has_zero_mass: ClassVar[bool] = True
 
@@ -256,6 +263,7 @@ class Gamma(Family):
     link: str | Link = "inverse"
     name: ClassVar[str] = "Gamma"
     links: ClassVar[tuple[str, ...]] = ("inverse", "log", "identity")
+    fisher_scoring: ClassVar[bool] = True
     has_dispersion: ClassVar[bool] = True
     dispersion_sign: ClassVar[float] = -1.0  # glmmTMB models log(shape) = -log(phi)
 
@@ -290,6 +298,7 @@ class InverseGaussian(Family):
     link: str | Link = "1/mu^2"
     name: ClassVar[str] = "inverse.gaussian"
     links: ClassVar[tuple[str, ...]] = ("1/mu^2", "inverse", "log", "identity")
+    fisher_scoring: ClassVar[bool] = True
     has_dispersion: ClassVar[bool] = True
 
     def log_density(self, y, mu, weights, phi, psi=()):
@@ -329,6 +338,7 @@ class Gaussian(Family):
     link: str | Link = "identity"
     name: ClassVar[str] = "gaussian"
     links: ClassVar[tuple[str, ...]] = ("identity", "log", "inverse")
+    fisher_scoring: ClassVar[bool] = True
     has_dispersion: ClassVar[bool] = True
 
     def log_density(self, y, mu, weights, phi, psi=()):

@@ -109,9 +109,10 @@ class Convention:
     Attributes:
         name: ``"lme4"`` or ``"glmmTMB"`` (for printing).
         expected_information: True (lme4): the inner Newton steps are Fisher scoring (PIRLS)
-            and the Laplace log-determinant uses the expected information where the family
-            says so (``Family.fisher_laplace``). False (TMB): both use the observed curvature
-            (the steps with negative curvatures floored at zero).
+            for the exponential families (``Family.fisher_scoring``) and the Laplace
+            log-determinant uses the expected information where the family says so
+            (``Family.fisher_laplace``). False (TMB): both use the observed curvature (the
+            steps with negative curvatures floored at zero).
     """
 
     name: str

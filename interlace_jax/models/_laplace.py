@@ -112,9 +112,10 @@ def fisher_weights(eta: jax.Array, x: jax.Array, data: GLMMData) -> jax.Array:
 
 def newton_weights(eta: jax.Array, observed: jax.Array, x: jax.Array,
                    data: GLMMData) -> jax.Array:
-    """(n,) the curvature of the inner Newton steps: Fisher scoring (lme4) or the observed
-    curvature ``observed`` (n,) floored at zero (TMB; the log-density need not be concave)."""
-    if data.convention.expected_information:
+    """(n,) the curvature of the inner Newton steps: Fisher scoring (lme4's PIRLS, for the
+    exponential families) or the observed curvature ``observed`` (n,) floored at zero (TMB, and
+    families without an expected information; the log-density need not be concave)."""
+    if data.convention.expected_information and data.family.fisher_scoring:
         return fisher_weights(eta, x, data)
     return jnp.maximum(observed, 0.0)
 

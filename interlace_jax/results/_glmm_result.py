@@ -291,7 +291,8 @@ class GLMMResult(FitStatistics):
                 unit = np.asarray(fam.unit_deviance(y, mu, w))
                 values = np.sign(y - mu) * np.sqrt(np.maximum(unit, 0.0))
             elif type == "pearson":
-                values = (y - mu) * np.sqrt(w) / np.sqrt(np.asarray(fam.variance(mu)))
+                variance = fam.pearson_variance(mu, w, self.dispersion, self.psi)
+                values = (y - mu) / np.sqrt(np.asarray(variance))
             elif type == "working":
                 values = (y - mu) / np.asarray(fam.link.mu_eta(eta))
             else:
