@@ -20,13 +20,21 @@ from interlace_jax._errors import (
 from interlace_jax._x64 import x64
 from interlace_jax import families
 from interlace_jax.api import fit, lmer
-from interlace_jax.api_glmm import glmer
+from interlace_jax.api_glmm import glmer, glmmTMB
 from interlace_jax.families import (
+    Beta,
     Binomial,
     Gamma,
     Gaussian,
     InverseGaussian,
+    NegativeBinomial1,
+    NegativeBinomial2,
+    OrderedBeta,
     Poisson,
+    StudentT,
+    TruncatedNegativeBinomial1,
+    TruncatedNegativeBinomial2,
+    TruncatedPoisson,
 )
 from interlace_jax.models import AR1, CAR1, CompoundSymmetry
 from interlace_jax.results import (
@@ -34,6 +42,7 @@ from interlace_jax.results import (
     ConvergenceCheck,
     EmmGrid,
     GLMMResult,
+    GLMMTMBResult,
     LMMResult,
     VarCorr,
     anova,
@@ -55,6 +64,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AR1",
     "AnovaTable",
+    "Beta",
     "Binomial",
     "BootstrapResult",
     "CAR1",
@@ -65,6 +75,7 @@ __all__ = [
     "EmmGrid",
     "FormulaError",
     "GLMMResult",
+    "GLMMTMBResult",
     "Gamma",
     "Gaussian",
     "InverseGaussian",
@@ -72,7 +83,14 @@ __all__ = [
     "LMMResult",
     "ManyFits",
     "ModelError",
+    "NegativeBinomial1",
+    "NegativeBinomial2",
+    "OrderedBeta",
     "Poisson",
+    "StudentT",
+    "TruncatedNegativeBinomial1",
+    "TruncatedNegativeBinomial2",
+    "TruncatedPoisson",
     "VarCorr",
     "anova",
     "bootstrap",
@@ -84,6 +102,7 @@ __all__ = [
     "fit",
     "fit_many",
     "glmer",
+    "glmmTMB",
     "lmer",
     "pairs",
     "power",

@@ -10,11 +10,13 @@ per term (anova tables); :func:`reference_grid` builds emmeans' reference grid.
 from ._bars import BarSpec, ParsedFormula, parse_formula
 from ._model_frame import ModelFrame, RandomTermData, SeriesColumns, build_model_frame
 from ._new_design import NewDesign, NewTermDesign, model_matrices_for
+from ._parts import FixedPart, PartSpec, parse_part
 from ._reference_grid import OFFSET, GridVariable, ReferenceGrid, reference_grid
 from ._terms import FixedTerms, TreatmentDesign, fixed_terms, treatment_design
 
 __all__ = [
     "BarSpec",
+    "FixedPart",
     "FixedTerms",
     "GridVariable",
     "ModelFrame",
@@ -22,6 +24,7 @@ __all__ = [
     "NewTermDesign",
     "OFFSET",
     "ParsedFormula",
+    "PartSpec",
     "RandomTermData",
     "ReferenceGrid",
     "SeriesColumns",
@@ -29,6 +32,7 @@ __all__ = [
     "build_model_frame",
     "fixed_terms",
     "model_matrices_for",
+    "parse_part",
     "parse_formula",
     "reference_grid",
     "treatment_design",

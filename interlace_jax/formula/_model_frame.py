@@ -10,7 +10,7 @@ turns each random-effects term into level codes plus a small model matrix.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from ._design import (
     required_names,
 )
 from ._grouping import grouping_factor
+from ._parts import FixedPart, PartSpec, build_part
 from ._rank import full_rank_columns, rank_message
 from ._response import cbind_parts
 
@@ -116,6 +117,8 @@ class ModelFrame:
         trials: for a ``cbind(successes, failures)`` response, float64 ``(n,)`` the number of
             trials of each row (then ``y`` is the proportion of successes and ``weights``
             includes the trials, as R's binomial family); None otherwise.
+        parts: the designs of extra one-sided formulas by part name (glmmTMB's ``"zi"`` and
+            ``"disp"``), on the same rows; empty for other models.
         series: the group and time columns of a residual correlation structure, or None.
     """
 
@@ -138,12 +141,14 @@ class ModelFrame:
     parsed: ParsedFormula
     design_data: pd.DataFrame
     trials: np.ndarray | None = None
+    parts: dict[str, FixedPart] = field(default_factory=dict)
     series: SeriesColumns | None = None
 
 
 def build_model_frame(
     parsed: ParsedFormula, data: Any, *, weights: Any = None, offset: Any = None,
     factor_response: bool = False, residual_variance: bool = True,
+    parts: tuple[PartSpec, ...] = (),
     series: tuple[str, str | None] | None = None,
 ) -> ModelFrame:
     """Turn a parsed formula and a dataframe into the arrays of a mixed model.
@@ -158,6 +163,8 @@ def build_model_frame(
             its first level is failure (0), every other level success (1).
         residual_variance: the model has a residual variance (LMMs); False for GLMMs, where
             a grouping factor may have as many levels as there are observations.
+        parts: extra one-sided formulas (:func:`~interlace_jax.formula.parse_part`) whose
+            designs are built on the same rows; their columns drop rows with missing values too.
         series: ``(group, time)`` columns of a residual correlation structure (``group`` may
             be an interaction ``"a:b"``; ``time`` None for the data's order), read with the
             other columns so that their missing values drop rows too.
@@ -189,7 +196,9 @@ def build_model_frame(
     if parsed.response is None:
         raise FormulaError("the formula has no response: write it as 'y ~ ...'")
     series_names = [] if series is None else _series_names(*series)
-    columns = to_columns(data, _needed_columns(parsed, weights, offset) + series_names)
+    needed = _needed_columns(parsed, weights, offset) + series_names
+    needed = list(dict.fromkeys(needed + [c for part in parts for c in part.needed_columns]))
+    columns = to_columns(data, needed)
     n = len(columns.row_index)
     if columns.n_rows_in == 0:
         raise DataError("data has no rows")
@@ -241,6 +250,7 @@ def build_model_frame(
         parsed=parsed,
         design_data=frame,
         trials=trials,
+        parts={p.name: build_part(p, frame, columns, _numeric_expression) for p in parts},
         series=None if series is None else _series_columns(*series, columns),
     )
 

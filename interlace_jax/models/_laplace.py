@@ -9,18 +9,26 @@ log-likelihood ``l(u) = sum_i log p(y_i | eta_i)``, ``eta = X beta + offset + Z 
         + \log\det(\Lambda' Z' W Z \Lambda + I)
 
 where ``u~`` minimises ``h(u) = -l(u) + |u|^2 / 2`` (the conditional mode) and ``W`` is the
-curvature of ``-l`` in ``eta`` at the mode: the expected information (lme4) or the observed one
-(TMB), as the family says.
+curvature of ``-l`` in ``eta`` at the mode: the expected information (lme4, where the family
+says so) or the observed one (TMB), as the model's convention says.
 
-The mode is found by damped Newton steps (Fisher scoring, i.e. PIRLS, with step halving) in
-``lax.while_loop``, each a solve with the blocked Cholesky factor of
-``Lambda'Z'WZ Lambda + I``. Its derivatives with respect to the outer parameters come from the
+Only the conditional mean's linear predictor ``eta`` carries random effects. The zero-inflation
+probability and the dispersion have their own fixed-effects predictors (``ziformula``,
+``dispformula``), computed here from the outer parameters and passed to the family's
+log-density per observation; the family parameters ``psi`` likewise.
+
+The mode is found by damped Newton steps in ``lax.while_loop`` (lme4's convention: Fisher
+scoring, i.e. PIRLS; TMB's: the observed curvature, negative entries floored at zero so every
+step is a descent direction), with step halving, each a solve with the blocked Cholesky factor
+of ``Lambda'Z'WZ Lambda + I``. Its derivatives with respect to the outer parameters come from the
 implicit function theorem, ``du = -H^{-1} d(grad_u h)``, with ``H`` the exact (observed)
 Hessian of h, as a ``jax.custom_jvp``: the loop itself is never differentiated, and the rule is
 itself differentiable, so exact Hessians of the objective follow by forward-over-forward.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -39,26 +47,50 @@ MAX_INNER_STEPS = 60
 INNER_STEP_TOL = 1e-10
 
 
-def split_params(x: jax.Array, data: GLMMData) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """(theta, beta, phi) from the flat outer parameters x = (theta, beta, log phi)."""
+class Params(NamedTuple):
+    """The blocks of the outer parameters (see
+    :class:`~interlace_jax.models._glmm_data.ParamLayout`)."""
+
+    theta: jax.Array
+    beta: jax.Array
+    zi: jax.Array
+    disp: jax.Array
+    psi: jax.Array
+
+
+def split_params(x: jax.Array, data: GLMMData) -> Params:
+    """The named blocks of x = (theta, beta, beta_zi, beta_disp, psi)."""
     lay = data.layout
-    theta, beta = x[: lay.n_theta], x[lay.n_theta : lay.n_theta + lay.n_fixed]
-    phi = jnp.exp(x[-1]) if lay.has_dispersion else jnp.ones((), x.dtype)
-    return theta, beta, phi
+    return Params(x[lay.theta], x[lay.beta], x[lay.zi], x[lay.disp], x[lay.psi])
+
+
+def dispersion(x: jax.Array, data: GLMMData) -> jax.Array:
+    """() or (n,) the family's dispersion phi = exp(log-dispersion predictor); 1 without."""
+    if not data.layout.has_dispersion:
+        return jnp.ones((), x.dtype)
+    return jnp.exp(data.disp.predictor(split_params(x, data).disp))
+
+
+def zero_predictor(x: jax.Array, data: GLMMData) -> jax.Array | None:
+    """() or (n,) the zero part's logit (None without a zero part)."""
+    if not data.zeros.has_zero_part:
+        return None
+    return data.zi.predictor(split_params(x, data).zi)
 
 
 def eta_of(u: tuple, x: jax.Array, data: GLMMData) -> jax.Array:
     """(n,) linear predictor at spherical effects u = (first (L1, S1), rest (q_rest,))."""
-    theta, beta, _ = split_params(x, data)
-    b_first, b_rest = effects_from_spherical(theta, u[0], u[1], data.plan)
-    return linear_predictor(beta, b_first, b_rest, data.rmap) + data.offset
+    p = split_params(x, data)
+    b_first, b_rest = effects_from_spherical(p.theta, u[0], u[1], data.plan)
+    return linear_predictor(p.beta, b_first, b_rest, data.rmap) + data.offset
 
 
 def log_density(eta: jax.Array, x: jax.Array, data: GLMMData) -> jax.Array:
     """(n,) log p(y_i | eta_i) without the data-only terms (their sum is data.log_constant)."""
-    _, _, phi = split_params(x, data)
     family = data.family
-    return family.log_density(data.y, family.link.inverse(eta), data.rmap.weights, phi)
+    return data.zeros.log_density(family, data.y, family.link.inverse(eta), data.rmap.weights,
+                                  dispersion(x, data), split_params(x, data).psi,
+                                  zero_predictor(x, data))
 
 
 def eta_derivatives(eta: jax.Array, x: jax.Array, data: GLMMData):
@@ -75,8 +107,17 @@ def eta_derivatives(eta: jax.Array, x: jax.Array, data: GLMMData):
 
 def fisher_weights(eta: jax.Array, x: jax.Array, data: GLMMData) -> jax.Array:
     """(n,) expected information of each eta_i."""
-    _, _, phi = split_params(x, data)
-    return data.family.fisher_weights(eta, data.rmap.weights, phi)
+    return data.family.fisher_weights(eta, data.rmap.weights, dispersion(x, data))
+
+
+def newton_weights(eta: jax.Array, observed: jax.Array, x: jax.Array,
+                   data: GLMMData) -> jax.Array:
+    """(n,) the curvature of the inner Newton steps: Fisher scoring (lme4's PIRLS, for the
+    exponential families) or the observed curvature ``observed`` (n,) floored at zero (TMB, and
+    families without an expected information; the log-density need not be concave)."""
+    if data.convention.expected_information and data.family.fisher_scoring:
+        return fisher_weights(eta, x, data)
+    return jnp.maximum(observed, 0.0)
 
 
 def penalised_objective(u: tuple, x: jax.Array, data: GLMMData) -> jax.Array:
@@ -87,7 +128,7 @@ def penalised_objective(u: tuple, x: jax.Array, data: GLMMData) -> jax.Array:
 
 def _lambda_t_z_t(v: jax.Array, x: jax.Array, data: GLMMData) -> tuple:
     """``Lambda' Z' v`` for v (n,), as (first (L1, S1), rest (q_rest,))."""
-    lams = split_theta(split_params(x, data)[0], data.plan)
+    lams = split_theta(split_params(x, data).theta, data.plan)
     first, rest = z_transpose_times(v, data.rmap)
     if data.plan.n_rest:
         rest = scale_rest_rows(rest[:, None], lams[1:], data.plan)[:, 0]
@@ -103,7 +144,7 @@ def penalised_gradient(u: tuple, x: jax.Array, data: GLMMData) -> tuple:
 
 def penalised_factor(weights: jax.Array, x: jax.Array, data: GLMMData):
     """Blocked factor of ``Lambda'Z'WZ Lambda + I`` for weights (n,), with its products."""
-    lams = split_theta(split_params(x, data)[0], data.plan)
+    lams = split_theta(split_params(x, data).theta, data.plan)
     design = weighted_z_products(weights, data.zmap, data.rmap)
     factor = factorize(lams, design, empty_response(data.plan, weights.dtype), data.plan)
     return factor, design
@@ -114,8 +155,8 @@ def _find_mode(x: jax.Array, u0: tuple, data: GLMMData) -> tuple:
 
     def newton_step(u):
         eta = eta_of(u, x, data)
-        _, score, _ = eta_derivatives(eta, x, data)
-        factor, design = penalised_factor(fisher_weights(eta, x, data), x, data)
+        _, score, observed = eta_derivatives(eta, x, data)
+        factor, design = penalised_factor(newton_weights(eta, observed, x, data), x, data)
         first, rest = _lambda_t_z_t(score, x, data)
         return z_solve(factor, first - u[0], rest - u[1], design, data.plan)
 
@@ -159,7 +200,7 @@ def conditional_mode(x: jax.Array, u0: tuple, data: GLMMData) -> tuple:
     depend on u0); differentiable in x by the implicit function theorem.
 
     Args:
-        x: (n_params,) outer parameters (theta, beta, log phi).
+        x: (n_params,) outer parameters (theta, beta, beta_zi, beta_disp, psi).
         u0: (first (L1, S1), rest (q_rest,)) starting spherical effects.
         data: the GLMMData.
 
@@ -189,8 +230,9 @@ def zero_effects(data: GLMMData, dtype=jnp.float64) -> tuple:
 
 
 def laplace_weights(eta: jax.Array, x: jax.Array, data: GLMMData) -> jax.Array:
-    """(n,) the curvature in the Laplace log-determinant: Fisher's (lme4) or observed (TMB)."""
-    if data.family.fisher_laplace:
+    """(n,) the curvature in the Laplace log-determinant: Fisher's (lme4, for the families
+    that say so) or observed (TMB)."""
+    if data.convention.expected_information and data.family.fisher_laplace:
         return fisher_weights(eta, x, data)
     return eta_derivatives(eta, x, data)[2]
 
@@ -208,7 +250,8 @@ def laplace_parts(x: jax.Array, data: GLMMData, u0: tuple | None = None):
 def laplace_deviance(x: jax.Array, data: GLMMData, u0: tuple | None = None
                      ) -> tuple[jax.Array, tuple]:
     """-2 log-likelihood of the GLMM by the Laplace approximation (lme4's nAGQ = 1 deviance)
-    at outer parameters x = (theta, beta, log phi) (theta in computation order), and the
+    at outer parameters x = (theta, beta, beta_zi, beta_disp, psi) (theta in computation
+    order; lme4's families: (theta, beta, log phi)), and the
     conditional mode (first (L1, S1), rest (q_rest,)) it was taken at.
 
     ``u0`` only starts the search for the mode (e.g. the mode at a nearby x, as an optimiser

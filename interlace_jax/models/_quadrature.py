@@ -33,7 +33,6 @@ from interlace_jax.models._laplace import (
     laplace_weights,
     log_density,
     penalised_factor,
-    split_params,
     zero_effects,
 )
 from interlace_jax.terms import ReTerm

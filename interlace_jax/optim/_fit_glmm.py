@@ -159,9 +159,35 @@ def _newton(ev: _Evaluator, x0: np.ndarray):
     return minimize_newton_host(ev.value, ev.exact, x0, gtol=1e-7, fnoise=1e-10)
 
 
+#: a diagonal theta at its bound 0 is a saddle, not a minimum, when the deviance's curvature
+#: along it is below -SADDLE_CURVATURE (the deviance is even in it, so its gradient there is 0)
+SADDLE_CURVATURE = 1e-4
+#: escapes from such saddles tried at most
+MAX_ESCAPES = 3
+#: values tried for a diagonal theta leaving the bound, relative to lme4's start value 1
+ESCAPE_VALUES = (1.0, 0.3, 0.1, 0.03)
+
+
+def _escape_saddle(ev: _Evaluator, x: np.ndarray, f: float, saddle: np.ndarray
+                   ) -> np.ndarray | None:
+    """A point below f with the saddle coordinates moved off 0, or None. (L-BFGS-B can land
+    exactly on the bound of a diagonal theta in one line search; there the gradient along it
+    vanishes by symmetry, so it cannot leave however much lower the interior is.)"""
+    best, f_best = None, f
+    for value in ESCAPE_VALUES:
+        trial = x.copy()
+        trial[saddle] = value
+        f_trial = ev.value(trial)
+        if np.isfinite(f_trial) and f_trial < f_best:
+            best, f_best = trial, f_trial
+    return best
+
+
 def fit_glmm(data: GLMMData, objective: Callable, x0: np.ndarray, sizes: tuple[int, ...],
              u0: tuple, optimizer: str = "lbfgsb") -> tuple[GLMMFit, tuple]:
-    """Minimise ``objective(x, data, u0)[0]`` from x0, rectify theta, and check the optimum.
+    """Minimise ``objective(x, data, u0)[0]`` from x0, rectify theta, and check the optimum;
+    a diagonal theta left at its bound where the deviance curves downwards along it (a saddle)
+    is moved off the bound and the optimisation resumed.
 
     Args:
         data: the GLMMData.
@@ -180,25 +206,39 @@ def fit_glmm(data: GLMMData, objective: Callable, x0: np.ndarray, sizes: tuple[i
         raise ModelError(f"unknown optimizer {optimizer!r} for a GLMM; choose one of {OPTIMIZERS}")
     ev = _Evaluator(objective, data, u0)
     n_theta = data.layout.n_theta
-    diagonal = diagonal_positions(sizes)
+    diagonal = np.concatenate([diagonal_positions(sizes), np.zeros(len(x0) - n_theta, bool)])
     x0 = np.asarray(x0, dtype=float)
-    if optimizer == "newton":
-        x, status, steps, f0 = _newton(ev, x0)
-    else:
-        lower = np.concatenate([np.where(diagonal, 0.0, -np.inf), np.full(x0.size - n_theta,
-                                                                          -np.inf)])
-        transform = _whitening(ev.central_hessian(x0), n_theta)
-        x, status, steps, f0 = _lbfgsb(ev, x0, lower, transform)
-    theta = rectify_host(x[:n_theta], sizes, lambda th: ev.value(np.concatenate([th, x[n_theta:]])))
-    x = np.concatenate([theta, x[n_theta:]])
-    if optimizer == "newton":
-        f, g, h = (np.asarray(a) for a in ev.exact(x))
-        f = float(f)
-    else:
-        f, g = ev(x)
-        h = ev.central_hessian(x)
-    f, g = ev(x)  # leaves the mode at x
-    boundary = np.concatenate([diagonal & (theta == 0.0), np.zeros(x.size - n_theta, bool)])
+    lower = np.where(diagonal, 0.0, -np.inf)
+
+    def optimise(start):
+        if optimizer == "newton":
+            x, status, steps, f_start = _newton(ev, start)
+        else:
+            transform = _whitening(ev.central_hessian(start), n_theta)
+            x, status, steps, f_start = _lbfgsb(ev, start, lower, transform)
+        theta = rectify_host(x[:n_theta], sizes,
+                             lambda th: ev.value(np.concatenate([th, x[n_theta:]])))
+        x = np.concatenate([theta, x[n_theta:]])
+        if optimizer == "newton":
+            h = np.asarray(ev.exact(x)[2])
+        else:
+            ev(x)
+            h = ev.central_hessian(x)
+        f, g = ev(x)  # leaves the mode at x
+        return x, f, g, h, status, steps, f_start
+
+    x, f, g, h, status, steps, f0 = optimise(x0)
+    for _ in range(MAX_ESCAPES):
+        saddle = diagonal & (x == 0.0) & (np.diag(h) < -SADDLE_CURVATURE)
+        if not saddle.any():
+            break
+        start = _escape_saddle(ev, x, f, saddle)
+        if start is None:
+            f, g = ev(x)  # puts the mode back at x
+            break
+        x, f, g, h, status, more, _ = optimise(start)
+        steps += more
+    boundary = diagonal & (x == 0.0)
     report = convergence_report(g, h, boundary)
     if status == Status.STALLED and report.ok:
         status = Status.CONVERGED
