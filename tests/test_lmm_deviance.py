@@ -146,28 +146,25 @@ def test_auto_optimizer_takes_the_large_model_path_when_the_dense_block_is_big(r
     np.testing.assert_allclose(large.theta, exact.theta, atol=1e-4)
 
 
-@pytest.mark.parametrize("design", ["crossed", "crossed_vector"])
-def test_dense_coupling_update_equals_sparse_pair_products(rng, design):
+def test_dense_coupling_update_equals_sparse_pair_products(rng):
     """Crossed factors take the dense C'C Schur update; the sparse pair products (the nested
-    designs' path) give the same objective, derivatives and vmapped values."""
+    designs' path) give the same objective and gradient, jitted and vmapped."""
     import dataclasses
 
-    terms, X, y, w = _problem(rng, DESIGNS[design], weighted=True)
+    terms, X, y, w = _problem(rng, DESIGNS["crossed_vector"], weighted=True)
     dense = lmm_data(terms, X, y, w)
     assert dense.plan.dense_coupling
-    sparse = dataclasses.replace(dense, plan=dataclasses.replace(dense.plan, dense_coupling=False))
     thetas = jnp.asarray(np.stack([_computation_theta(rng, terms, dense)[1] for _ in range(3)]))
-    d_batch, s_batch = (dataclasses.replace(data, plan=dataclasses.replace(data.plan,
-                                                                           lapack=False))
-                        for data in (dense, sparse))
-    ours = jax.jit(jax.vmap(lambda th: lmm_deviance(th, d_batch, True)))(thetas)
-    ref = jax.vmap(lambda th: lmm_deviance(th, s_batch, True))(thetas)
-    np.testing.assert_allclose(ours, ref, rtol=1e-12)
-    d, s = (lmm_derivatives(thetas[0], data, False) for data in (dense, sparse))
-    np.testing.assert_allclose(d.gradient, s.gradient, rtol=1e-9, atol=1e-10)
-    np.testing.assert_allclose(d.hessian, s.hessian, rtol=1e-9, atol=1e-10)
-    np.testing.assert_allclose(d.cov_unscaled_jacobian, s.cov_unscaled_jacobian, rtol=1e-9,
-                               atol=1e-12)
+    values, grads = [], []
+    for flag in (True, False):
+        data = dataclasses.replace(dense, plan=dataclasses.replace(
+            dense.plan, dense_coupling=flag, lapack=False))
+        value_grad = jax.jit(jax.vmap(jax.value_and_grad(lambda th: lmm_deviance(th, data, True))))
+        value, grad = value_grad(thetas)
+        values.append(value)
+        grads.append(grad)
+    np.testing.assert_allclose(values[0], values[1], rtol=1e-12)
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-9, atol=1e-10)
 
 
 def test_nested_factors_keep_the_sparse_schur_update(rng):
