@@ -31,7 +31,7 @@ class DesignProducts:
         xx: (p, p) X'WX.
         entry_b: per rest term t, (E_t, S_t, S1) blocks of Z_t'WZ1 at the coupling entries.
         entry_first: per rest term t, (E_t,) level of term 1 of each entry.
-        scalar_first, scalar_row, pair_a, pair_b, pair_target: see CouplingIndex.
+        scalar_first, scalar_row, pair_a, pair_b, pair_target, dense_index: see CouplingIndex.
         n_obs: () number of observations, as a float.
         log_weights_sum: () sum of log prior weights (0 when unweighted).
     """
@@ -48,6 +48,7 @@ class DesignProducts:
     pair_a: jax.Array
     pair_b: jax.Array
     pair_target: jax.Array
+    dense_index: jax.Array
     n_obs: jax.Array
     log_weights_sum: jax.Array
 
@@ -168,6 +169,7 @@ def design_products(
         pair_a=index.pair_a,
         pair_b=index.pair_b,
         pair_target=index.pair_target,
+        dense_index=index.dense_index,
         n_obs=np.asarray(float(X.shape[0])),
         log_weights_sum=np.asarray(float(np.sum(np.log(weights)))),
     )
