@@ -23,7 +23,6 @@ Every fit is made once (lru_cache) and its compiled objective reused for the obj
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from pathlib import Path
 
@@ -34,6 +33,7 @@ import pytest
 from scipy import special, stats
 
 import interlace_jax as ij
+from conftest import load_reference, reference_data
 from interlace_jax import DataError, FormulaError, ModelError
 from interlace_jax.families import (
     Beta,
@@ -63,17 +63,11 @@ FAMILY_FUNCTION = {"beta": "beta_family", "t": "t_family"}
 
 
 def reference(case: str) -> dict:
-    return json.loads((GLMM / f"{case}.json").read_text())
+    return load_reference(case, "glmm")
 
 
 def fixture_data(ref: dict) -> pd.DataFrame:
-    source = ref["data"]
-    if source.startswith("file:"):
-        frame = pd.read_csv(GLMM / source[len("file:"):])
-        for col, levels in (ref.get("csv_factors") or {}).items():
-            frame[col] = pd.Categorical(frame[col].astype(str), categories=levels)
-        return frame
-    return ij.datasets.load(source)
+    return reference_data(ref, "glmm")
 
 
 def _formulas(ref: dict) -> tuple[str | None, str | None]:
