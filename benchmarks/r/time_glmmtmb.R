@@ -40,15 +40,7 @@ for (r in seq_len(reps)) {
   seconds[r] <- round(dt[["elapsed"]], 3)
   cpu[r] <- round(dt[["user.self"]] + dt[["sys.self"]], 3)
 }
-num <- function(x) {
-  s <- sprintf("%.15g", x)
-  bad <- is.finite(x) & suppressWarnings(as.numeric(s)) != x
-  bad[is.na(bad)] <- FALSE
-  s[bad] <- sprintf("%.17g", x[bad])
-  s[!is.finite(x)] <- "null"
-  s
-}
-vec <- function(x) paste0("[", paste(num(as.numeric(x)), collapse = ","), "]")
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))), "json_text.R"))
 cat(paste0("{\"seconds\":", vec(seconds), ",\"cpu_seconds\":", vec(cpu),
            ",\"logLik\":", num(as.numeric(logLik(m))),
            ",\"glmmTMB_version\":\"", as.character(packageVersion("glmmTMB")), "\"}"),
