@@ -9,7 +9,15 @@ model everything it needs as pure JAX functions of the linear predictor:
   once per response (the binomial coefficients, ``log y!``): the inner loops never see it;
 * :meth:`Family.variance` and :meth:`Family.unit_deviance`, R's ``variance`` and
   ``dev.resids``;
-* the host-side checks of the response and R's starting values (``mustart``).
+* the host-side checks of the response and R's starting values (``mustart``);
+* glmmTMB's extras: family parameters ``psi`` beyond the dispersion (Student-t degrees of
+  freedom, ordered-beta cutpoints), the probability of a zero (zero-inflated models) and
+  glmmTMB's ``sigma``.
+
+The dispersion ``phi`` is in the family's own parameterisation (Gamma: ``1 / shape``;
+negative binomial 2: the size; beta: the precision) and may be a scalar or one value per
+observation (a dispersion formula). ``dispersion_sign`` says how glmmTMB's dispersion
+coefficients relate to it: glmmTMB models ``dispersion_sign * log(phi)``.
 
 The curvature used by the Laplace approximation is either the expected (Fisher) information
 ``w mu_eta^2 / (phi V(mu))`` (lme4's convention, ``fisher_laplace = True``) or the observed one,
@@ -53,12 +61,24 @@ class Family:
         links: the link names the family accepts; the first is the default (canonical).
         has_dispersion: whether a dispersion parameter phi is estimated.
         fisher_laplace: the Laplace log-determinant uses the expected information (lme4).
+        fisher_scoring: :meth:`fisher_weights` is the expected information (an exponential
+            family with ``Var(y) = phi V(mu) / w``), so lme4's inner Newton steps may use it
+            (PIRLS); the others take the observed curvature.
     """
 
     name: ClassVar[str]
     links: ClassVar[tuple[str, ...]]
     has_dispersion: ClassVar[bool] = False
     fisher_laplace: ClassVar[bool] = False
+    fisher_scoring: ClassVar[bool] = False
+    #: names of the family parameters beyond the dispersion (psi), as glmmTMB orders them
+    psi_names: ClassVar[tuple[str, ...]] = ()
+    #: P(y = 0) > 0, so zero inflation (``ziformula``) is identified
+    has_zero_mass: ClassVar[bool] = False
+    #: a zero-truncated count family (with ``ziformula``: glmmTMB's hurdle model)
+    zero_truncated: ClassVar[bool] = False
+    #: glmmTMB's dispersion model is for ``dispersion_sign * log(phi)``
+    dispersion_sign: ClassVar[float] = 1.0
     link: Link
 
     def __post_init__(self):
@@ -67,10 +87,31 @@ class Family:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(link={self.link.name!r})"
 
+    @property
+    def n_psi(self) -> int:
+        return len(self.psi_names)
+
     # -- pure JAX, elementwise ------------------------------------------------------------
-    def log_density(self, y, mu, weights, phi):
-        """(n,) log p(y_i | mu_i) - log_constant_i for prior weights (n,), dispersion phi ()."""
+    def log_density(self, y, mu, weights, phi, psi=()):
+        """(n,) log p(y_i | mu_i) - log_constant_i for prior weights (n,), dispersion phi
+        (() or (n,)) and family parameters psi (n_psi,)."""
         raise NotImplementedError
+
+    def log_zero_probability(self, mu, weights, phi, psi=()):
+        """(n,) log P(y_i = 0 | mu_i), all constants included (families with a mass at 0)."""
+        raise NotImplementedError(f"the {self.name} family has no probability mass at zero")
+
+    def mean(self, mu, phi, psi=()):
+        """(n,) the mean glmmTMB reports for the conditional part (``predict(type =
+        "conditional")``): mu itself, except for zero-truncated counts (E[y | y > 0])."""
+        return mu
+
+    def pearson_variance(self, mu, weights, phi, psi=()):
+        """(n,) the variance a Pearson residual divides by: R's variance function over the
+        prior weights, ``V(mu) / w``, without an exponential-family dispersion (lme4's and
+        glmmTMB's convention); with the negative binomial's size, which is part of its variance
+        function."""
+        return self.variance(mu) / weights
 
     def log_constant(self, y, weights):
         """(n,) the part of log p(y_i | mu_i) that depends on the data alone (jax.numpy, so
@@ -83,7 +124,8 @@ class Family:
 
     def unit_deviance(self, y, mu, weights):
         """(n,) R's ``dev.resids``: weighted unit deviances (their sum is the GLM deviance)."""
-        raise NotImplementedError
+        raise ModelError(f"deviance residuals are not available for the {self.name} family; "
+                         "use the 'pearson' or 'response' residuals")
 
     def sample(self, key, mu, weights, phi):
         """(n,) a response drawn from the family at means mu (n,), in the response convention
@@ -107,6 +149,19 @@ class Family:
         """A starting dispersion from a fitted mean (the Pearson estimate)."""
         return 1.0
 
+    def psi_start(self, y: np.ndarray, mu: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """(n_psi,) starting family parameters from a fitted mean."""
+        return np.zeros(0)
+
+    def sigma(self, phi):
+        """glmmTMB's ``sigma(m)`` for dispersion phi: the residual SD for the Gaussian, the
+        coefficient of variation ``1 / sqrt(shape)`` for the Gamma; 1 without a dispersion."""
+        return np.sqrt(phi) if self.has_dispersion else np.ones_like(phi)
+
+    def family_params(self, psi: np.ndarray) -> dict[str, float]:
+        """glmmTMB's ``family_params(m)`` from psi (n_psi,); empty without psi."""
+        return {}
+
 
 def _require(condition: bool, message: str) -> None:
     if not condition:
@@ -120,12 +175,17 @@ class Binomial(Family):
     link: str | Link = "logit"
     name: ClassVar[str] = "binomial"
     links: ClassVar[tuple[str, ...]] = ("logit", "probit", "cloglog", "cauchit", "log")
+    fisher_scoring: ClassVar[bool] = True
     fisher_laplace: ClassVar[bool] = True
+    has_zero_mass: ClassVar[bool] = True
 
-    def log_density(self, y, mu, weights, phi):
+    def log_density(self, y, mu, weights, phi, psi=()):
         successes = jnp.round(weights * y)
         failures = jnp.round(weights) - successes
         return xlogy(successes, mu) + xlog1py(failures, -mu)
+
+    def log_zero_probability(self, mu, weights, phi, psi=()):
+        return xlog1py(jnp.round(weights), -mu)
 
     def log_constant(self, y, weights):
         trials = jnp.round(weights)
@@ -164,10 +224,15 @@ class Poisson(Family):
     link: str | Link = "log"
     name: ClassVar[str] = "poisson"
     links: ClassVar[tuple[str, ...]] = ("log", "sqrt", "identity")
+    fisher_scoring: ClassVar[bool] = True
     fisher_laplace: ClassVar[bool] = True
+    has_zero_mass: ClassVar[bool] = True
 
-    def log_density(self, y, mu, weights, phi):
+    def log_density(self, y, mu, weights, phi, psi=()):
         return weights * (xlogy(y, mu) - mu)
+
+    def log_zero_probability(self, mu, weights, phi, psi=()):
+        return -weights * mu
 
     def log_constant(self, y, weights):
         return -weights * gammaln(y + 1.0)
@@ -198,9 +263,11 @@ class Gamma(Family):
     link: str | Link = "inverse"
     name: ClassVar[str] = "Gamma"
     links: ClassVar[tuple[str, ...]] = ("inverse", "log", "identity")
+    fisher_scoring: ClassVar[bool] = True
     has_dispersion: ClassVar[bool] = True
+    dispersion_sign: ClassVar[float] = -1.0  # glmmTMB models log(shape) = -log(phi)
 
-    def log_density(self, y, mu, weights, phi):
+    def log_density(self, y, mu, weights, phi, psi=()):
         shape = weights / phi
         return shape * jnp.log(shape * y / mu) - shape * y / mu - gammaln(shape)
 
@@ -231,9 +298,10 @@ class InverseGaussian(Family):
     link: str | Link = "1/mu^2"
     name: ClassVar[str] = "inverse.gaussian"
     links: ClassVar[tuple[str, ...]] = ("1/mu^2", "inverse", "log", "identity")
+    fisher_scoring: ClassVar[bool] = True
     has_dispersion: ClassVar[bool] = True
 
-    def log_density(self, y, mu, weights, phi):
+    def log_density(self, y, mu, weights, phi, psi=()):
         precision = weights / phi
         return 0.5 * jnp.log(precision) - precision * (y - mu) ** 2 / (2.0 * mu**2 * y)
 
@@ -270,9 +338,10 @@ class Gaussian(Family):
     link: str | Link = "identity"
     name: ClassVar[str] = "gaussian"
     links: ClassVar[tuple[str, ...]] = ("identity", "log", "inverse")
+    fisher_scoring: ClassVar[bool] = True
     has_dispersion: ClassVar[bool] = True
 
-    def log_density(self, y, mu, weights, phi):
+    def log_density(self, y, mu, weights, phi, psi=()):
         return 0.5 * jnp.log(weights / phi) - weights * (y - mu) ** 2 / (2.0 * phi)
 
     def log_constant(self, y, weights):

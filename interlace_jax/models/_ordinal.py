@@ -12,7 +12,8 @@ so ``log p(y_i = k | eta_i) = log(F(theta_k - eta_i) - F(theta_{k-1} - eta_i))``
 ``theta_{-1} = -inf`` and ``theta_{K-1} = +inf`` (ordinal's sign convention: X has no
 intercept, the thresholds absorb it). This is elementwise in eta given the thresholds, so the
 shared engine (:mod:`~interlace_jax.models._laplace`) applies as it is; the thresholds are
-extra outer parameters: ``x = (theta_cov, beta, tau)``. As ordinal, the Laplace approximation
+the model's own block of the outer parameters: ``x = (theta_cov, beta, tau)``, tau being the
+layout's ``psi`` (no zero-inflation or dispersion blocks). As ordinal, the Laplace approximation
 uses the exact (observed) curvature, and so do the inner Newton steps (floored at zero: the
 log-likelihood is concave in eta for log-concave F, but not for the cauchit).
 
@@ -38,6 +39,7 @@ import numpy as np
 from interlace_jax.families import Link
 from interlace_jax.linalg import BlockPlan, make_plan
 from interlace_jax.models._laplace import eta_derivatives
+from interlace_jax.models._params import ParamLayout, Params
 from interlace_jax.models._response_map import ResponseMap, response_map
 from interlace_jax.models._thresholds import Thresholds
 from interlace_jax.models._z_products import ZProductMap, z_product_map
@@ -100,33 +102,6 @@ def category_probabilities(link: Link, cuts: jax.Array, eta: jax.Array) -> jax.A
 
 
 @dataclass(frozen=True)
-class OrdinalLayout:
-    """How the flat outer parameters split: ``x = (theta, beta, tau)``.
-
-    Attributes:
-        n_theta: relative covariance parameters (computation order).
-        n_fixed: p, location coefficients (no intercept).
-        n_tau: unconstrained threshold parameters (as many as ordinal's alpha).
-    """
-
-    n_theta: int
-    n_fixed: int
-    n_tau: int
-
-    @property
-    def size(self) -> int:
-        return self.n_theta + self.n_fixed + self.n_tau
-
-    @property
-    def beta(self) -> slice:
-        return slice(self.n_theta, self.n_theta + self.n_fixed)
-
-    @property
-    def tau(self) -> slice:
-        return slice(self.n_theta + self.n_fixed, self.size)
-
-
-@dataclass(frozen=True)
 class CumulativeLink:
     """The conditional model of a cumulative link mixed model (a
     :class:`~interlace_jax.models._laplace.ConditionalModel`).
@@ -139,23 +114,19 @@ class CumulativeLink:
     link: Link
     thresholds: Thresholds
 
-    def coefficients(self, x, data):
-        lay = data.layout
-        return x[: lay.n_theta], x[lay.beta]
+    def cut_points(self, p: Params) -> jax.Array:
+        """(K - 1,) the increasing cut points of the unconstrained thresholds ``p.psi``."""
+        return self.thresholds.cuts(p.psi)
 
-    def cut_points(self, x, data) -> jax.Array:
-        """(K - 1,) the increasing cut points at x."""
-        return self.thresholds.cuts(x[data.layout.tau])
+    def log_density(self, eta, p, data):
+        return data.rmap.weights * category_log_prob(self.link, self.cut_points(p), data.y,
+                                                     eta)
 
-    def log_density(self, eta, x, data):
-        return data.rmap.weights * category_log_prob(self.link, self.cut_points(x, data),
-                                                     data.y, eta)
-
-    def newton_weights(self, eta, observed, x, data):
+    def newton_weights(self, eta, observed, p, data):
         return jnp.maximum(observed, 0.0)
 
-    def laplace_weights(self, eta, x, data):
-        return eta_derivatives(eta, x, data)[2]
+    def laplace_weights(self, eta, p, data):
+        return eta_derivatives(eta, p, data)[2]
 
 
 @jax.tree_util.register_dataclass
@@ -171,7 +142,8 @@ class OrdinalData:
         offset: (n,) known part of the linear predictor.
         log_constant: () zero (no data-only terms), for the engine.
         conditional: the CumulativeLink (static).
-        layout: the outer parameter layout (static).
+        layout: the outer parameter layout (static): theta, beta and the unconstrained
+            thresholds tau as ``psi``.
     """
 
     rmap: ResponseMap
@@ -180,7 +152,7 @@ class OrdinalData:
     offset: jax.Array
     log_constant: jax.Array
     conditional: CumulativeLink = field(metadata=dict(static=True))
-    layout: OrdinalLayout = field(metadata=dict(static=True))
+    layout: ParamLayout = field(metadata=dict(static=True))
 
     @property
     def plan(self) -> BlockPlan:
@@ -199,8 +171,8 @@ def ordinal_data(terms: list[ReTerm], X: np.ndarray, y: np.ndarray, weights: np.
     """
     plan, index = make_plan(terms, X.shape[1])
     ordered = [terms[i] for i in plan.order]
-    layout = OrdinalLayout(sum(n_theta(t.size) for t in ordered), X.shape[1],
-                           model.thresholds.n_alpha)
+    layout = ParamLayout(sum(n_theta(t.size) for t in ordered), X.shape[1],
+                         n_psi=model.thresholds.n_alpha)
     data = OrdinalData(
         rmap=response_map(plan, ordered, X, weights),
         zmap=z_product_map(plan, index, ordered),

@@ -17,7 +17,7 @@ from interlace_jax.families import Link
 from interlace_jax.formula import ModelFrame, model_matrices_for
 from interlace_jax.inference import ConditionalCovariance
 from interlace_jax.models import lmm_data
-from interlace_jax.models._laplace import eta_of
+from interlace_jax.models._laplace import laplace_curvature
 from interlace_jax.models._ordinal import OrdinalData, category_probabilities
 from interlace_jax.models._thresholds import Thresholds
 from interlace_jax.optim import Status
@@ -95,7 +95,7 @@ class ClmmResult:
 
     @property
     def _tau(self) -> np.ndarray:
-        return self.fit.x[self._data.layout.tau]
+        return self.fit.x[self._data.layout.psi]
 
     @cached_property
     def _alpha_jacobian(self) -> np.ndarray:
@@ -150,9 +150,9 @@ class ClmmResult:
     def _coef_cov(self) -> np.ndarray:
         """Covariance of (alpha, beta) by the delta method from (tau, beta)."""
         lay = self._data.layout
-        index = np.concatenate([np.arange(lay.size)[lay.tau], np.arange(lay.size)[lay.beta]])
+        index = np.concatenate([np.arange(lay.size)[lay.psi], np.arange(lay.size)[lay.beta]])
         transform = np.eye(index.size)
-        transform[: lay.n_tau, : lay.n_tau] = self._alpha_jacobian
+        transform[: lay.n_psi, : lay.n_psi] = self._alpha_jacobian
         return transform @ self._outer_cov[np.ix_(index, index)] @ transform.T
 
     def cov_params(self) -> pd.DataFrame:
@@ -168,7 +168,7 @@ class ClmmResult:
     @property
     def bse(self) -> pd.Series:
         """Standard errors of the location coefficients."""
-        return pd.Series(self._se[self._data.layout.n_tau :], index=self.fe_params.index,
+        return pd.Series(self._se[self._data.layout.n_psi :], index=self.fe_params.index,
                          name="bse")
 
     @property
@@ -186,7 +186,7 @@ class ClmmResult:
     @property
     def thresholds_bse(self) -> pd.Series:
         """Standard errors of the threshold parameters."""
-        return pd.Series(self._se[: self._data.layout.n_tau], index=self.thresholds.index,
+        return pd.Series(self._se[: self._data.layout.n_psi], index=self.thresholds.index,
                          name="bse")
 
     @property
@@ -200,7 +200,7 @@ class ClmmResult:
     @property
     def cut_points_bse(self) -> pd.Series:
         """Delta-method standard errors of the cut points."""
-        n_alpha = self._data.layout.n_tau
+        n_alpha = self._data.layout.n_psi
         jac = self._thresholds.jacobian
         cov = jac @ self._coef_cov[:n_alpha, :n_alpha] @ jac.T
         return pd.Series(np.sqrt(np.diag(cov)), index=self.cut_points.index, name="bse")
@@ -234,9 +234,8 @@ class ClmmResult:
         factor (n_levels, S, S), the blocks of ``Lambda (Lambda'Z'WZ Lambda + I)^{-1}
         Lambda'`` with W the observed curvature at the conditional modes."""
         with x64():
-            x = jnp.asarray(self.fit.x)
-            eta = eta_of(tuple(jnp.asarray(a) for a in self._u), x, self._data)
-            weights = np.asarray(self._data.conditional.laplace_weights(eta, x, self._data))
+            weights = np.asarray(laplace_curvature(tuple(jnp.asarray(a) for a in self._u),
+                                                   jnp.asarray(self.fit.x), self._data))
             ordered = [self._terms[i] for i in np.argsort(self._data.plan.order)]
             # only the Z rows of this factor are used; no X, and a response of ones keeps the
             # last pivot positive (a zero response would make the dense block singular)

@@ -15,8 +15,10 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from interlace_jax.models._family_conditional import dispersion
 from interlace_jax.models._glmm_data import with_plan, with_response
 from interlace_jax.models._laplace import zero_effects
+from interlace_jax.models._params import split_params
 from interlace_jax.optim import Status, minimize_newton
 from interlace_jax.results._names import variance_parameter_names
 from interlace_jax.simulation._chunks import run_in_chunks
@@ -26,11 +28,11 @@ from interlace_jax.simulation._simulate_glmm import draw_glmm_response
 
 def _summary(x, deviance, data):
     lay = data.layout
-    out = dict(beta=x[lay.n_theta : lay.n_theta + lay.n_fixed],
-               sdcor=sd_cor(x[: lay.n_theta], jnp.ones((), x.dtype), data.plan)[:-1],
+    out = dict(beta=x[lay.beta],
+               sdcor=sd_cor(x[lay.theta], jnp.ones((), x.dtype), data.plan)[:-1],
                deviance=deviance)
-    if lay.has_dispersion:
-        out["phi"] = jnp.exp(x[-1])
+    if lay.has_dispersion and data.disp.constant:
+        out["phi"] = dispersion(split_params(x, lay), data)
     return out
 
 

@@ -14,6 +14,10 @@ from interlace_jax.simulation._replicate import DeviceModel, LMMParams, device_m
 
 def model_of(result) -> DeviceModel:
     """The result's DeviceModel (call inside ``jax.enable_x64(True)``)."""
+    if result.correlation is not None:
+        raise ModelError(
+            "simulate, bootstrap and conf_int(method='boot') are not available for a fit with "
+            "correlation= (they draw independent residuals)")
     frame = result.frame
     return device_model(result._data.plan, result._data.design, result._terms, frame.X,
                         frame.weights, frame.offset)

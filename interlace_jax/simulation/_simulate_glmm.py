@@ -9,15 +9,21 @@ import jax.numpy as jnp
 import numpy as np
 
 from interlace_jax._errors import ModelError
+from interlace_jax.models._family_conditional import dispersion
 from interlace_jax.models._glmm_data import GLMMData
 from interlace_jax.models._laplace import eta_of
+from interlace_jax.models._params import split_params
 from interlace_jax.simulation._chunks import run_in_chunks
 from interlace_jax.simulation._from_result import vector_param
 
 
 def draw_glmm_response(key: jax.Array, x: jax.Array, data: GLMMData, spherical=None):
-    """A response (n,) drawn from the GLMM at outer parameters x = (theta, beta, log phi):
-    new spherical effects ``u ~ N(0, I)`` unless ``spherical`` (first, rest) is given."""
+    """A response (n,) drawn from the GLMM at outer parameters x (theta, beta, log phi for
+    lme4's families): new spherical effects ``u ~ N(0, I)`` unless ``spherical`` (first,
+    rest) is given."""
+    if data.zeros.has_zero_part or data.family.n_psi:
+        raise ModelError(f"drawing responses from a {data.family.name} model with a zero part "
+                         "or family parameters is not available")
     plan = data.plan
     k_first, k_rest, k_y = jax.random.split(key, 3)
     if spherical is None:
@@ -25,8 +31,7 @@ def draw_glmm_response(key: jax.Array, x: jax.Array, data: GLMMData, spherical=N
         spherical = (jax.random.normal(k_first, (first.n_levels, first.size)),
                      jax.random.normal(k_rest, (plan.n_rest,)))
     eta = eta_of(spherical, x, data)
-    lay = data.layout
-    phi = jnp.exp(x[-1]) if lay.has_dispersion else jnp.ones((), x.dtype)
+    phi = dispersion(split_params(x, data.layout), data)
     family = data.family
     return family.sample(k_y, family.link.inverse(eta), data.rmap.weights, phi)
 
@@ -45,18 +50,19 @@ def glmm_parameters(result, newparams: Mapping | None) -> np.ndarray:
     lay = result._data.layout
     x = np.array(result.fit.x, dtype=np.float64)
     if "theta" in newparams:
-        x[: lay.n_theta] = vector_param(newparams["theta"],
-                                        [f"theta{i}" for i in range(lay.n_theta)], "theta")
+        x[lay.theta] = vector_param(newparams["theta"],
+                                    [f"theta{i}" for i in range(lay.n_theta)], "theta")
     if "beta" in newparams:
-        x[lay.n_theta : lay.n_theta + lay.n_fixed] = vector_param(
-            newparams["beta"], list(result.fe_params.index), "beta")
+        x[lay.beta] = vector_param(newparams["beta"], list(result.fe_params.index), "beta")
     if "phi" in newparams:
         if not lay.has_dispersion:
             raise ModelError(f"the {result.family.name} family has no dispersion parameter phi")
+        if not result._data.disp.constant:
+            raise ModelError("newparams['phi'] needs a constant dispersion (no dispformula)")
         phi = float(newparams["phi"])
         if not (np.isfinite(phi) and phi > 0):
             raise ModelError(f"newparams['phi'] must be positive, got {newparams['phi']}")
-        x[-1] = np.log(phi)
+        x[lay.disp] = np.log(phi)
     return x
 
 
