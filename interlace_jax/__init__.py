@@ -20,23 +20,39 @@ from interlace_jax._errors import (
 from interlace_jax._x64 import x64
 from interlace_jax import families
 from interlace_jax.api import fit, lmer
+from interlace_jax.api_clmm import clmm
 from interlace_jax.api_coxme import coxme
-from interlace_jax.api_glmm import glmer
+from interlace_jax.api_glmm import glmer, glmmTMB
 from interlace_jax.families import (
+    Beta,
     Binomial,
     Gamma,
     Gaussian,
     InverseGaussian,
+    NegativeBinomial1,
+    NegativeBinomial2,
+    OrderedBeta,
     Poisson,
+    StudentT,
+    TruncatedNegativeBinomial1,
+    TruncatedNegativeBinomial2,
+    TruncatedPoisson,
 )
+from interlace_jax.models import AR1, CAR1, CompoundSymmetry
 from interlace_jax.results import (
     AnovaTable,
+    ClmmResult,
     ConvergenceCheck,
     CoxmeResult,
+    EmmGrid,
     GLMMResult,
+    GLMMTMBResult,
     LMMResult,
     VarCorr,
     anova,
+    contrast,
+    emmeans,
+    pairs,
 )
 from interlace_jax.simulation import (
     BootstrapResult,
@@ -50,15 +66,22 @@ from interlace_jax.simulation import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AR1",
     "AnovaTable",
+    "Beta",
     "Binomial",
     "BootstrapResult",
+    "CAR1",
+    "ClmmResult",
+    "CompoundSymmetry",
     "ConvergenceCheck",
     "ConvergenceWarning",
     "CoxmeResult",
     "DataError",
+    "EmmGrid",
     "FormulaError",
     "GLMMResult",
+    "GLMMTMBResult",
     "Gamma",
     "Gaussian",
     "InverseGaussian",
@@ -66,18 +89,30 @@ __all__ = [
     "LMMResult",
     "ManyFits",
     "ModelError",
+    "NegativeBinomial1",
+    "NegativeBinomial2",
+    "OrderedBeta",
     "Poisson",
+    "StudentT",
+    "TruncatedNegativeBinomial1",
+    "TruncatedNegativeBinomial2",
+    "TruncatedPoisson",
     "VarCorr",
     "anova",
     "bootstrap",
+    "clmm",
+    "contrast",
     "coxme",
     "datasets",
+    "emmeans",
     "enable_compilation_cache",
     "families",
     "fit",
     "fit_many",
     "glmer",
+    "glmmTMB",
     "lmer",
+    "pairs",
     "power",
     "simulate",
     "x64",

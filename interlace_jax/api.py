@@ -12,8 +12,8 @@ from interlace_jax._errors import ConvergenceWarning, ModelError
 from interlace_jax._x64 import x64
 from interlace_jax.formula import build_model_frame, parse_formula
 from interlace_jax.inference import coefficient_df, kenward_roger
-from interlace_jax.models import lmm_data
-from interlace_jax.optim import fit_theta, start_candidates
+from interlace_jax.models import check_structure, correlated_lmm_data, lmm_data
+from interlace_jax.optim import fit_theta, start_candidates, with_correlation_starts
 from interlace_jax.results import LMMResult, check_df_method
 from interlace_jax.terms import ReTerm
 
@@ -72,7 +72,14 @@ def fit(
             for ``(1 | g)`` terms (see :mod:`interlace_jax.optim._start`).
         weights: prior weights: a column name or an array of one value per row.
         offset: a column name or array added to the linear predictor.
-        correlation: residual correlation structures are not available yet.
+        correlation: a residual correlation structure within groups, nlme's
+            ``correlation=``: ``AR1(group="Subject")`` (the data's order within each group,
+            ``corAR1(form = ~ 1 | Subject)``), ``AR1(time="week", group="Subject")`` (integer
+            positions, gaps allowed), ``CAR1(time="t", group="Subject")`` (continuous time,
+            ``corCAR1``) or ``CompoundSymmetry(group="Subject")`` (``corCompSymm``). Its
+            parameter is estimated with theta (``result.correlation_params``); the correlation
+            groups must be nested in every random-effects grouping factor. See
+            docs/correlation.md.
         df_method: ``"satterthwaite"`` (default), ``"kenward-roger"`` (REML fits only: the
             adjusted covariance and df of pbkrtest, from exact derivatives; with prior
             weights it uses the weighted covariance, which pbkrtest ignores), ``"residual"``
@@ -89,29 +96,40 @@ def fit(
     """
     reml = _reml(method)
     df_method = check_df_method(df_method)
-    if correlation is not None:
-        raise ModelError("correlation= (residual correlation structures) is not available yet")
+    structure = check_structure(correlation)
     if df_method == "kenward-roger" and not reml:
         raise ModelError(
             f"df_method='kenward-roger' needs a REML fit, but method={method!r}; use "
             "method='REML' (pbkrtest refits by REML), or Satterthwaite's df for an ML fit")
+    if df_method == "kenward-roger" and structure is not None:
+        raise ModelError(
+            "df_method='kenward-roger' is not available with correlation= (pbkrtest's method "
+            "needs a covariance linear in its parameters); use df_method='satterthwaite'")
     parsed = parse_formula(formula, random=random, groups=groups)
     if not parsed.bars:
         raise ModelError(
             f"no random-effects terms in {formula!r}: add a term such as (1 | g), "
             "or pass groups= or random="
         )
-    frame = build_model_frame(parsed, data, weights=weights, offset=offset)
+    frame = build_model_frame(parsed, data, weights=weights, offset=offset,
+                              series=None if structure is None else structure.columns())
     if frame.trials is not None:
         raise ModelError(f"the response {parsed.response!r} is a binomial cbind(successes, "
                          "failures): fit it with interlace_jax.glmer(..., family='binomial')")
     terms = [ReTerm(t.group, t.refs, t.z, t.levels, t.z_names) for t in frame.terms]
     with x64():
         y = frame.y - frame.offset
-        model = lmm_data(terms, frame.X, y, frame.weights)
+        if structure is None:
+            model = lmm_data(terms, frame.X, y, frame.weights)
+        else:
+            series = frame.series
+            model = correlated_lmm_data(terms, frame.X, y, frame.weights, structure,
+                                        series.refs, series.levels, series.time)
         ordered = [terms[i] for i in model.plan.order]
         start = (start_candidates(ordered, frame.X, y, frame.weights) if theta0 is None
                  else _check_theta0(theta0, ordered))
+        if structure is not None:
+            start = with_correlation_starts(start, structure.start_values(model.layout))
         theta_fit = fit_theta(model, reml=reml, theta0=start, optimizer=optimizer)
         kr = (kenward_roger(theta_fit.theta, float(theta_fit.solution.sigma), model)
               if df_method == "kenward-roger" else None)
@@ -119,6 +137,7 @@ def fit(
     result = LMMResult(
         formula=formula, frame=frame, data=model, terms=ordered, theta_fit=theta_fit,
         reml=reml, df_method=df_method, df_values=df_values, kenward_roger=kr,
+        correlation=structure,
     )
     if not result.converged:
         warnings.warn(
@@ -137,13 +156,13 @@ def refit_ml(result: LMMResult) -> LMMResult:
     if not result.reml:
         return result
     with x64():
-        theta_fit = fit_theta(result._data, reml=False, theta0=result.theta,
+        theta_fit = fit_theta(result._data, reml=False, theta0=result.theta_fit.theta,
                               optimizer=result.theta_fit.optimizer)
     df_values = _satterthwaite(theta_fit) if result.df_method == "satterthwaite" else None
     refit = LMMResult(
         formula=result.formula, frame=result.frame, data=result._data, terms=result._terms,
         theta_fit=theta_fit, reml=False, df_method=result.df_method,
-        data_name=result.data_name, df_values=df_values,
+        data_name=result.data_name, df_values=df_values, correlation=result.correlation,
     )
     if not refit.converged:
         warnings.warn(

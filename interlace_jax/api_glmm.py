@@ -1,4 +1,7 @@
-"""``glmer``: generalised linear mixed models, build -> objective -> optimise -> result."""
+"""``glmer`` and ``glmmTMB``: generalised linear mixed models, build -> objective -> optimise ->
+result. Both run the same path (:func:`_fit_glmm`); they differ in the Laplace convention
+(lme4's expected information vs TMB's observed one), the extra parts glmmTMB allows
+(``ziformula``, ``dispformula``) and the result's presentation."""
 
 from __future__ import annotations
 
@@ -9,17 +12,19 @@ import numpy as np
 
 from interlace_jax._errors import ConvergenceWarning, ModelError
 from interlace_jax._x64 import x64
-from interlace_jax.families import Family, family_of
-from interlace_jax.formula import build_model_frame, parse_formula
-from interlace_jax.models._glmm_data import glmm_data
+from interlace_jax.families import Family, family_of, zero_model_for
+from interlace_jax.formula import build_model_frame, parse_formula, parse_part
+from interlace_jax.models._glmm_data import LME4, TMB, Convention, glmm_data
 from interlace_jax.models._laplace import laplace_deviance, zero_effects
+from interlace_jax.models._params import ParamLayout
 from interlace_jax.optim._fit_glmm import fit_glmm
-from interlace_jax.optim._glm_start import GLMStart, glm_start
+from interlace_jax.optim._glm_start import PartsStart, parts_start
 from interlace_jax.results._glmm_result import GLMMResult
+from interlace_jax.results._glmmtmb_result import GLMMTMBResult
 from interlace_jax.terms import ReTerm, diagonal_mask
 
 
-def _objective(n_agq: int, terms: list[ReTerm]):
+def objective_for(n_agq: int, terms: list[ReTerm]):
     """The deviance function for nAGQ: Laplace for 1, adaptive Gauss-Hermite beyond."""
     if isinstance(n_agq, bool) or not isinstance(n_agq, (int, np.integer)) or n_agq < 1:
         raise ModelError(f"nAGQ must be a whole number >= 1, got {n_agq!r}")
@@ -30,26 +35,100 @@ def _objective(n_agq: int, terms: list[ReTerm]):
     return quadrature_deviance_for(int(n_agq), terms)
 
 
-def _start(start, family: Family, frame, ordered: list[ReTerm], glm: GLMStart) -> np.ndarray:
-    """(theta, beta, log phi): lme4's theta start (1 on diagonals) and the GLM's beta."""
-    theta0 = np.concatenate([diagonal_mask(t.size).astype(float) for t in ordered])
-    beta0, phi0 = glm.beta, glm.phi
-    x0 = np.concatenate([theta0, beta0, [np.log(phi0)] if family.has_dispersion else []])
+def _start(start: dict | None, family: Family, layout: ParamLayout, constant_disp: bool,
+           ordered: list[ReTerm], parts: PartsStart) -> np.ndarray:
+    """x0 = (theta, beta, beta_zi, beta_disp, psi): lme4's theta start (1 on diagonals) and
+    the GLMs' coefficients, with the user's ``start=`` blocks in their place."""
+    blocks = {"theta": np.concatenate([diagonal_mask(t.size).astype(float) for t in ordered]),
+              "beta": parts.beta, "beta_zi": parts.zi, "beta_disp": parts.disp,
+              "psi": parts.psi}
     if start is None:
-        return x0
+        return np.concatenate(list(blocks.values()))
+    allowed = {"theta", "beta"} | {k for k, n in (("beta_zi", layout.n_zi),
+                                                   ("beta_disp", layout.n_disp),
+                                                   ("psi", layout.n_psi)) if n}
+    if constant_disp:
+        allowed.add("phi")
     start = dict(start)
-    unknown = set(start) - {"theta", "beta", "phi"}
+    unknown = set(start) - allowed
     if unknown:
-        raise ModelError(f"start= takes keys 'theta', 'beta', 'phi'; unknown: {sorted(unknown)}")
-    pieces = [np.asarray(start.get("theta", theta0), float).ravel(),
-              np.asarray(start.get("beta", beta0), float).ravel()]
-    if family.has_dispersion:
-        pieces.append(np.log(np.atleast_1d(np.asarray(start.get("phi", phi0), float))))
-    x = np.concatenate(pieces)
-    if x.size != x0.size or not np.all(np.isfinite(x)):
-        raise ModelError(f"start= must give {theta0.size} theta and {beta0.size} beta values"
-                         " (and a positive phi), all finite")
+        raise ModelError(f"start= takes keys {sorted(allowed)} for this model; unknown: "
+                         f"{sorted(unknown)}")
+    sizes = {k: v.size for k, v in blocks.items()}
+    for key, value in start.items():
+        value = np.atleast_1d(np.asarray(value, dtype=float)).ravel()
+        if key == "phi":
+            key, value = "beta_disp", np.log(value)
+        elif key == "beta_disp":
+            value = family.dispersion_sign * value  # given on glmmTMB's scale
+        blocks[key] = value
+    x = np.concatenate(list(blocks.values()))
+    if (any(blocks[k].size != sizes[k] for k in blocks) or not np.all(np.isfinite(x))):
+        extra = ", ".join(f"{sizes[k]} {k}" for k in ("beta_zi", "beta_disp", "psi")
+                          if sizes[k])
+        raise ModelError(f"start= must give {sizes['theta']} theta and {sizes['beta']} beta "
+                         f"values{f' ({extra})' if extra else ''} (and a positive phi), all "
+                         "finite")
     return x
+
+
+def _part(frame, name: str):
+    """(X (n, k), offset (n,)) of the frame's part ``name``, or (None, None)."""
+    part = frame.parts.get(name)
+    return (None, None) if part is None else (part.X, part.offset)
+
+
+def _fit_glmm(formula: str, data: Any, fam: Family, *, convention: Convention,
+              ziformula: str | None, dispformula: str | None, groups, random, weights, offset,
+              n_agq: int, optimizer: str, start: dict | None, result_class: type) -> GLMMResult:
+    """The one GLMM path of :func:`glmer` and :func:`glmmTMB`."""
+    parsed = parse_formula(formula, random=random, groups=groups)
+    if not parsed.bars:
+        raise ModelError(f"no random-effects terms in {formula!r}: add a term such as (1 | g)")
+    specs = tuple(parse_part(name, text) for name, text in (("zi", ziformula),
+                                                            ("disp", dispformula))
+                  if text is not None)
+    if dispformula is not None and not fam.has_dispersion:
+        raise ModelError(
+            f"dispformula={dispformula!r}: the {fam.name} family has no dispersion parameter, "
+            "so a dispersion model cannot be estimated (leave dispformula out)")
+    frame = build_model_frame(parsed, data, weights=weights, offset=offset,
+                              factor_response=fam.name == "binomial", residual_variance=False,
+                              parts=specs)
+    if frame.trials is not None and fam.name != "binomial":
+        raise ModelError(f"a cbind(successes, failures) response needs the binomial family, "
+                         f"not {fam.name!r}")
+    X_zi, offset_zi = _part(frame, "zi")
+    X_disp, offset_disp = _part(frame, "disp")
+    if X_disp is not None and X_disp.shape[1] == 0:
+        raise ModelError(f"dispformula={dispformula!r} has no coefficients; a fixed dispersion "
+                         "is not supported (use '~1' for a constant one)")
+    zeros = zero_model_for(fam, X_zi is not None and X_zi.shape[1] > 0)
+    zeros.check_response(fam, frame.y, frame.weights, f"the response {parsed.response!r}")
+    terms = [ReTerm(t.group, t.refs, t.z, t.levels, t.z_names) for t in frame.terms]
+    n = frame.y.shape[0]
+    with x64():
+        model = glmm_data(terms, frame.X, frame.y, frame.weights, frame.offset, fam,
+                          X_zi=X_zi, offset_zi=offset_zi, X_disp=X_disp,
+                          offset_disp=offset_disp, zeros=zeros, convention=convention)
+        ordered = [terms[i] for i in model.plan.order]
+        objective = objective_for(n_agq, ordered)
+        empty = np.zeros((n, 0))
+        parts = parts_start(fam, zeros, frame.X, frame.y, frame.weights, frame.offset,
+                            X_zi if zeros.has_zero_part else empty,
+                            np.zeros(n) if offset_zi is None else offset_zi,
+                            (X_disp if X_disp is not None else np.ones((n, 1)))
+                            if fam.has_dispersion else empty,
+                            np.zeros(n) if offset_disp is None else offset_disp)
+        x0 = _start(start, fam, model.layout, model.disp.constant, ordered, parts)
+        fit, u = fit_glmm(model, objective, x0, tuple(t.size for t in ordered),
+                          zero_effects(model), optimizer)
+    result = result_class(formula=formula, frame=frame, data=model, terms=ordered, fit=fit, u=u,
+                          n_agq=int(n_agq))
+    if not result.converged:
+        warnings.warn("; ".join(m for m in result.convergence_messages if "singular" not in m),
+                      ConvergenceWarning, stacklevel=3)
+    return result
 
 
 def glmer(
@@ -95,27 +174,57 @@ def glmer(
     if fam.name == "gaussian" and fam.link.name == "identity":
         raise ModelError("family='gaussian' with the identity link is a linear mixed model: "
                          "use interlace_jax.fit (lmer), which profiles beta and sigma exactly")
-    parsed = parse_formula(formula, random=random, groups=groups)
-    if not parsed.bars:
-        raise ModelError(f"no random-effects terms in {formula!r}: add a term such as (1 | g)")
-    frame = build_model_frame(parsed, data, weights=weights, offset=offset,
-                              factor_response=fam.name == "binomial", residual_variance=False)
-    if frame.trials is not None and fam.name != "binomial":
-        raise ModelError(f"a cbind(successes, failures) response needs the binomial family, "
-                         f"not {fam.name!r}")
-    fam.check_response(frame.y, frame.weights, f"the response {parsed.response!r}")
-    terms = [ReTerm(t.group, t.refs, t.z, t.levels, t.z_names) for t in frame.terms]
-    with x64():
-        model = glmm_data(terms, frame.X, frame.y, frame.weights, frame.offset, fam)
-        ordered = [terms[i] for i in model.plan.order]
-        objective = _objective(nAGQ, ordered)
-        glm = glm_start(fam, frame.X, frame.y, frame.weights, frame.offset)
-        x0 = _start(start, fam, frame, ordered, glm)
-        fit, u = fit_glmm(model, objective, x0, tuple(t.size for t in ordered),
-                          zero_effects(model), optimizer)
-    result = GLMMResult(formula=formula, frame=frame, data=model, terms=ordered, fit=fit, u=u,
-                        n_agq=int(nAGQ))
-    if not result.converged:
-        warnings.warn("; ".join(m for m in result.convergence_messages if "singular" not in m),
-                      ConvergenceWarning, stacklevel=2)
-    return result
+    return _fit_glmm(formula, data, fam, convention=LME4, ziformula=None, dispformula=None,
+                     groups=groups, random=random, weights=weights, offset=offset, n_agq=nAGQ,
+                     optimizer=optimizer, start=start, result_class=GLMMResult)
+
+
+def glmmTMB(
+    formula: str,
+    data: Any,
+    family: str | Family = "gaussian",
+    *,
+    ziformula: str | None = None,
+    dispformula: str | None = None,
+    link: str | None = None,
+    groups: str | list[str] | None = None,
+    random: list[str] | None = None,
+    weights: Any = None,
+    offset: Any = None,
+    optimizer: str = "lbfgsb",
+    start: dict | None = None,
+) -> GLMMTMBResult:
+    """Fit a generalised linear mixed model by maximum likelihood, as glmmTMB's ``glmmTMB``
+    (TMB's Laplace approximation, with the observed Hessian in the random effects).
+
+    Args:
+        formula: lme4 formula of the conditional mean.
+        data: a pandas, polars or pyarrow data frame.
+        family: a name as glmmTMB spells it (``"gaussian"``, ``"poisson"``, ``"binomial"``,
+            ``"Gamma"``, ``"nbinom2"``, ``"nbinom1"``, ``"truncated_poisson"``,
+            ``"truncated_nbinom2"``, ``"truncated_nbinom1"``, ``"beta_family"``,
+            ``"ordbeta"``, ``"t_family"``) or a family object such as
+            ``NegativeBinomial2(link="log")``.
+        ziformula: one-sided formula of the zero part's logit, e.g. ``"~1"`` or ``"~ x"``:
+            zero inflation, or with a ``truncated_*`` family a hurdle model. None or ``"~0"``:
+            none. Fixed effects only.
+        dispformula: one-sided formula of the log-dispersion, e.g. ``"~ h"`` (glmmTMB's
+            scale: log size for nbinom2, log variance for gaussian, log shape for Gamma, log
+            precision for beta, log scale for t). None: a constant dispersion (``"~1"``), for
+            families that have one.
+        link, groups, random, weights, offset, optimizer: as in :func:`glmer` (prior weights
+            multiply the log-likelihood, as in glmmTMB).
+        start: optional starting values: ``theta`` (lme4's order), ``beta``, ``beta_zi``,
+            ``beta_disp`` (glmmTMB's scale), ``phi`` (a constant dispersion in the family's own
+            parameterisation) and ``psi`` (the family parameters: log df for t, the two
+            cutpoints for ordbeta).
+
+    Returns:
+        A :class:`GLMMTMBResult`: ``fe_params`` are the conditional model's, ``fe_params_zi``
+        and ``fe_params_disp`` the other parts'; ``sigma`` and ``llf`` as glmmTMB defines them.
+    """
+    fam = family_of(family, link)
+    return _fit_glmm(formula, data, fam, convention=TMB, ziformula=ziformula,
+                     dispformula=dispformula, groups=groups, random=random, weights=weights,
+                     offset=offset, n_agq=1, optimizer=optimizer, start=start,
+                     result_class=GLMMTMBResult)

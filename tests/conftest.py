@@ -16,21 +16,38 @@ FIXTURES = Path(__file__).parent / "fixtures"
 jax.config.update("jax_enable_x64", True)
 
 
-def load_reference(case: str) -> dict:
-    """The lme4 reference JSON of a fixture case."""
-    return json.loads((FIXTURES / "lmm" / f"{case}.json").read_text())
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Free every compiled XLA program after each test module.
+
+    Each program compiled for the CPU keeps a few memory mappings of its own; the suite compiles
+    thousands in one process and would otherwise reach the kernel's limit on mappings per
+    process (``vm.max_map_count``, 65530 by default), where XLA's compiler crashes with a
+    segmentation fault.
+    """
+    yield
+    jax.clear_caches()
 
 
-def reference_data(ref: dict) -> pd.DataFrame:
-    """The data a reference was fitted on: a shipped dataset or the case's CSV."""
+def load_reference(case: str, folder: str = "lmm") -> dict:
+    """The reference JSON of a fixture case in ``tests/fixtures/<folder>/``."""
+    return json.loads((FIXTURES / folder / f"{case}.json").read_text())
+
+
+def reference_data(ref: dict, folder: str = "lmm") -> pd.DataFrame:
+    """The data a reference was fitted on: a shipped dataset or the case's CSV in
+    ``tests/fixtures/<folder>/`` (factors with R's levels), plus the columns R derived."""
     from interlace_jax import datasets
 
     source = ref["data"]
-    if not source.startswith("file:"):
-        return datasets.load(source)
-    frame = pd.read_csv(FIXTURES / "lmm" / source[len("file:") :])
-    for col, levels in ref.get("csv_factors", {}).items():
-        frame[col] = pd.Categorical(frame[col].astype(str), categories=levels)
+    if source.startswith("file:"):
+        frame = pd.read_csv(FIXTURES / folder / source[len("file:") :])
+        for col, levels in (ref.get("csv_factors") or {}).items():
+            frame[col] = pd.Categorical(frame[col].astype(str), categories=levels)
+    else:
+        frame = datasets.load(source)
+    for col, spec in (ref.get("derived_columns") or {}).items():
+        frame[col] = spec["values"]
     return frame
 
 

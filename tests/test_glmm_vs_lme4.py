@@ -13,10 +13,8 @@ How the comparison is judged (see tests/fixtures/glmm/README.md):
 
 from __future__ import annotations
 
-import json
 import warnings
 from functools import lru_cache
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -25,29 +23,19 @@ import pandas as pd
 import pytest
 
 import interlace_jax as ij
+from conftest import load_reference, reference_data
 from interlace_jax.models._laplace import laplace_deviance, zero_effects
 
-GLMM = Path(__file__).parent / "fixtures" / "glmm"
 LAPLACE_CASES = ["cbpp_laplace", "cbpp_proportion_weights", "cbpp_probit", "grouseticks",
                  "verbagg", "poisson_offset_slope", "binary_slope"]
 
 
 def reference(case: str) -> dict:
-    return json.loads((GLMM / f"{case}.json").read_text())
+    return load_reference(case, "glmm")
 
 
 def fixture_data(ref: dict) -> pd.DataFrame:
-    """The data of a fixture: a shipped dataset or the case's CSV, plus derived columns."""
-    source = ref["data"]
-    if source.startswith("file:"):
-        frame = pd.read_csv(GLMM / source[len("file:"):])
-        for col, levels in (ref.get("csv_factors") or {}).items():
-            frame[col] = pd.Categorical(frame[col].astype(str), categories=levels)
-    else:
-        frame = ij.datasets.load(source)
-    for col, spec in (ref.get("derived_columns") or {}).items():
-        frame[col] = spec["values"]
-    return frame
+    return reference_data(ref, "glmm")
 
 
 @lru_cache(maxsize=None)

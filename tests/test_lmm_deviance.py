@@ -144,3 +144,41 @@ def test_auto_optimizer_takes_the_large_model_path_when_the_dense_block_is_big(r
     assert not large.exact_derivatives and large.converged
     assert large.objective <= exact.objective + 1e-6
     np.testing.assert_allclose(large.theta, exact.theta, atol=1e-4)
+
+
+def test_dense_coupling_update_equals_sparse_pair_products(rng):
+    """Crossed factors take the dense C'C Schur update; the sparse pair products (the nested
+    designs' path) give the same objective and gradient, jitted and vmapped."""
+    import dataclasses
+
+    terms, X, y, w = _problem(rng, DESIGNS["crossed_vector"], weighted=True)
+    dense = lmm_data(terms, X, y, w)
+    assert dense.plan.dense_coupling
+    thetas = jnp.asarray(np.stack([_computation_theta(rng, terms, dense)[1] for _ in range(3)]))
+    values, grads = [], []
+    for flag in (True, False):
+        data = dataclasses.replace(dense, plan=dataclasses.replace(
+            dense.plan, dense_coupling=flag, lapack=False))
+        value_grad = jax.jit(jax.vmap(jax.value_and_grad(lambda th: lmm_deviance(th, data, True))))
+        value, grad = value_grad(thetas)
+        values.append(value)
+        grads.append(grad)
+    np.testing.assert_allclose(values[0], values[1], rtol=1e-12)
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-9, atol=1e-10)
+
+
+def test_nested_factors_keep_the_sparse_schur_update(rng):
+    """Classes nested in schools: each class meets one school, so the pairs are few and the
+    plan keeps the sparse update."""
+    from interlace_jax.linalg import dense_coupling_wins
+    from interlace_jax.terms import ReTerm
+
+    n = 240
+    school = np.repeat(np.arange(6), n // 6)
+    klass = np.repeat(np.arange(40), n // 40)
+    terms = [ReTerm(name, refs.astype(np.int32), np.ones((n, 1)), tuple(range(refs.max() + 1)),
+                    ("(Intercept)",)) for name, refs in [("school", school), ("class", klass)]]
+    X = np.column_stack([np.ones(n), rng.normal(size=n)])
+    data = lmm_data(terms, X, rng.normal(size=n), np.ones(n))
+    assert not data.plan.dense_coupling and data.design.dense_index.size == 0
+    assert not dense_coupling_wins(40, 6, 40) and dense_coupling_wins(50, 40, 41000)

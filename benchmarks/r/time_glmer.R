@@ -32,15 +32,7 @@ for (r in seq_len(reps)) {
   m <- glmer(fml, data = data, family = fam, nAGQ = nagq)
   seconds[r] <- round((proc.time() - t0)[["elapsed"]], 3)
 }
-num <- function(x) {
-  s <- sprintf("%.15g", x)
-  bad <- is.finite(x) & suppressWarnings(as.numeric(s)) != x
-  bad[is.na(bad)] <- FALSE
-  s[bad] <- sprintf("%.17g", x[bad])
-  s[!is.finite(x)] <- "null"
-  s
-}
-vec <- function(x) paste0("[", paste(num(as.numeric(x)), collapse = ","), "]")
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))), "json_text.R"))
 cat(paste0("{\"seconds\":", vec(seconds), ",\"logLik\":", num(as.numeric(logLik(m))),
            ",\"theta\":", vec(getME(m, "theta")), ",\"beta\":", vec(fixef(m)),
            ",\"nobs\":", nobs(m), ",\"lme4_version\":\"", as.character(packageVersion("lme4")),

@@ -51,15 +51,7 @@ for (r in seq_len(reps)) {
   seconds[r] <- round((proc.time() - t0)[["elapsed"]], 3)
 }
 
-num <- function(x) {                      # exact text of doubles; NA/NaN -> null
-  s <- sprintf("%.15g", x)
-  bad <- is.finite(x) & suppressWarnings(as.numeric(s)) != x
-  bad[is.na(bad)] <- FALSE
-  s[bad] <- sprintf("%.17g", x[bad])
-  s[!is.finite(x)] <- "null"
-  s
-}
-vec <- function(x) paste0("[", paste(num(as.numeric(x)), collapse = ","), "]")
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))), "json_text.R"))
 
 objective <- if (REML) REMLcrit(m) else deviance(m)
 out <- paste0(

@@ -4,5 +4,7 @@ The only package that imports narwhals.
 """
 
 from ._frame import Columns, n_rows, to_columns, with_columns, with_group_count
+from ._ordered import ordered_codes
 
-__all__ = ["Columns", "n_rows", "to_columns", "with_columns", "with_group_count"]
+__all__ = ["Columns", "n_rows", "ordered_codes", "to_columns", "with_columns",
+           "with_group_count"]

@@ -6,10 +6,18 @@ model everything it needs as pure JAX functions of the linear predictor:
 * :meth:`Family.log_density`: per-observation log-likelihood ``log p(y_i | mu_i, phi)``, with
   the prior weights in R's sense (binomial: the number of trials; others: precision weights),
   less the part that depends on the data alone, :meth:`Family.log_constant`, which is computed
-  once on the host (the binomial coefficients, ``log y!``): the inner loops never see it;
+  once per response (the binomial coefficients, ``log y!``): the inner loops never see it;
 * :meth:`Family.variance` and :meth:`Family.unit_deviance`, R's ``variance`` and
   ``dev.resids``;
-* the host-side checks of the response and R's starting values (``mustart``).
+* the host-side checks of the response and R's starting values (``mustart``);
+* glmmTMB's extras: family parameters ``psi`` beyond the dispersion (Student-t degrees of
+  freedom, ordered-beta cutpoints), the probability of a zero (zero-inflated models) and
+  glmmTMB's ``sigma``.
+
+The dispersion ``phi`` is in the family's own parameterisation (Gamma: ``1 / shape``;
+negative binomial 2: the size; beta: the precision) and may be a scalar or one value per
+observation (a dispersion formula). ``dispersion_sign`` says how glmmTMB's dispersion
+coefficients relate to it: glmmTMB models ``dispersion_sign * log(phi)``.
 
 The curvature used by the Laplace approximation is either the expected (Fisher) information
 ``w mu_eta^2 / (phi V(mu))`` (lme4's convention, ``fisher_laplace = True``) or the observed one,
@@ -21,9 +29,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy import special
 from jax.scipy.special import gammaln, xlog1py, xlogy
 
 from interlace_jax._errors import DataError, ModelError
@@ -53,12 +61,24 @@ class Family:
         links: the link names the family accepts; the first is the default (canonical).
         has_dispersion: whether a dispersion parameter phi is estimated.
         fisher_laplace: the Laplace log-determinant uses the expected information (lme4).
+        fisher_scoring: :meth:`fisher_weights` is the expected information (an exponential
+            family with ``Var(y) = phi V(mu) / w``), so lme4's inner Newton steps may use it
+            (PIRLS); the others take the observed curvature.
     """
 
     name: ClassVar[str]
     links: ClassVar[tuple[str, ...]]
     has_dispersion: ClassVar[bool] = False
     fisher_laplace: ClassVar[bool] = False
+    fisher_scoring: ClassVar[bool] = False
+    #: names of the family parameters beyond the dispersion (psi), as glmmTMB orders them
+    psi_names: ClassVar[tuple[str, ...]] = ()
+    #: P(y = 0) > 0, so zero inflation (``ziformula``) is identified
+    has_zero_mass: ClassVar[bool] = False
+    #: a zero-truncated count family (with ``ziformula``: glmmTMB's hurdle model)
+    zero_truncated: ClassVar[bool] = False
+    #: glmmTMB's dispersion model is for ``dispersion_sign * log(phi)``
+    dispersion_sign: ClassVar[float] = 1.0
     link: Link
 
     def __post_init__(self):
@@ -67,14 +87,36 @@ class Family:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(link={self.link.name!r})"
 
+    @property
+    def n_psi(self) -> int:
+        return len(self.psi_names)
+
     # -- pure JAX, elementwise ------------------------------------------------------------
-    def log_density(self, y, mu, weights, phi):
-        """(n,) log p(y_i | mu_i) - log_constant_i for prior weights (n,), dispersion phi ()."""
+    def log_density(self, y, mu, weights, phi, psi=()):
+        """(n,) log p(y_i | mu_i) - log_constant_i for prior weights (n,), dispersion phi
+        (() or (n,)) and family parameters psi (n_psi,)."""
         raise NotImplementedError
 
-    def log_constant(self, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """(n,) the part of log p(y_i | mu_i) that depends on the data alone (host, numpy)."""
-        return np.zeros_like(np.asarray(y, dtype=float))
+    def log_zero_probability(self, mu, weights, phi, psi=()):
+        """(n,) log P(y_i = 0 | mu_i), all constants included (families with a mass at 0)."""
+        raise NotImplementedError(f"the {self.name} family has no probability mass at zero")
+
+    def mean(self, mu, phi, psi=()):
+        """(n,) the mean glmmTMB reports for the conditional part (``predict(type =
+        "conditional")``): mu itself, except for zero-truncated counts (E[y | y > 0])."""
+        return mu
+
+    def pearson_variance(self, mu, weights, phi, psi=()):
+        """(n,) the variance a Pearson residual divides by: R's variance function over the
+        prior weights, ``V(mu) / w``, without an exponential-family dispersion (lme4's and
+        glmmTMB's convention); with the negative binomial's size, which is part of its variance
+        function."""
+        return self.variance(mu) / weights
+
+    def log_constant(self, y, weights):
+        """(n,) the part of log p(y_i | mu_i) that depends on the data alone (jax.numpy, so
+        that simulated responses get it on the device too)."""
+        return jnp.zeros_like(y)
 
     def variance(self, mu):
         """(n,) the variance function V(mu)."""
@@ -82,7 +124,13 @@ class Family:
 
     def unit_deviance(self, y, mu, weights):
         """(n,) R's ``dev.resids``: weighted unit deviances (their sum is the GLM deviance)."""
-        raise NotImplementedError
+        raise ModelError(f"deviance residuals are not available for the {self.name} family; "
+                         "use the 'pearson' or 'response' residuals")
+
+    def sample(self, key, mu, weights, phi):
+        """(n,) a response drawn from the family at means mu (n,), in the response convention
+        of :meth:`log_density` (binomial: proportions of ``weights`` trials)."""
+        raise ModelError(f"drawing responses from the {self.name} family is not available")
 
     def fisher_weights(self, eta, weights, phi):
         """(n,) expected information ``w mu_eta(eta)^2 / (phi V(mu))`` of each eta_i."""
@@ -101,6 +149,19 @@ class Family:
         """A starting dispersion from a fitted mean (the Pearson estimate)."""
         return 1.0
 
+    def psi_start(self, y: np.ndarray, mu: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """(n_psi,) starting family parameters from a fitted mean."""
+        return np.zeros(0)
+
+    def sigma(self, phi):
+        """glmmTMB's ``sigma(m)`` for dispersion phi: the residual SD for the Gaussian, the
+        coefficient of variation ``1 / sqrt(shape)`` for the Gamma; 1 without a dispersion."""
+        return np.sqrt(phi) if self.has_dispersion else np.ones_like(phi)
+
+    def family_params(self, psi: np.ndarray) -> dict[str, float]:
+        """glmmTMB's ``family_params(m)`` from psi (n_psi,); empty without psi."""
+        return {}
+
 
 def _require(condition: bool, message: str) -> None:
     if not condition:
@@ -114,21 +175,31 @@ class Binomial(Family):
     link: str | Link = "logit"
     name: ClassVar[str] = "binomial"
     links: ClassVar[tuple[str, ...]] = ("logit", "probit", "cloglog", "cauchit", "log")
+    fisher_scoring: ClassVar[bool] = True
     fisher_laplace: ClassVar[bool] = True
+    has_zero_mass: ClassVar[bool] = True
 
-    def log_density(self, y, mu, weights, phi):
+    def log_density(self, y, mu, weights, phi, psi=()):
         successes = jnp.round(weights * y)
         failures = jnp.round(weights) - successes
         return xlogy(successes, mu) + xlog1py(failures, -mu)
 
+    def log_zero_probability(self, mu, weights, phi, psi=()):
+        return xlog1py(jnp.round(weights), -mu)
+
     def log_constant(self, y, weights):
-        trials = np.round(weights)
-        successes = np.round(weights * y)
-        return (special.gammaln(trials + 1.0) - special.gammaln(successes + 1.0)
-                - special.gammaln(trials - successes + 1.0))
+        trials = jnp.round(weights)
+        successes = jnp.round(weights * y)
+        return (gammaln(trials + 1.0) - gammaln(successes + 1.0)
+                - gammaln(trials - successes + 1.0))
 
     def variance(self, mu):
         return mu * (1.0 - mu)
+
+    def sample(self, key, mu, weights, phi):
+        trials = jnp.round(weights)
+        draws = jax.random.binomial(key, trials, mu)
+        return jnp.where(trials > 0, draws / jnp.maximum(trials, 1.0), 0.0)
 
     def unit_deviance(self, y, mu, weights):
         return 2.0 * weights * (xlogy(y, y / mu) + xlogy(1.0 - y, (1.0 - y) / (1.0 - mu)))
@@ -153,16 +224,24 @@ class Poisson(Family):
     link: str | Link = "log"
     name: ClassVar[str] = "poisson"
     links: ClassVar[tuple[str, ...]] = ("log", "sqrt", "identity")
+    fisher_scoring: ClassVar[bool] = True
     fisher_laplace: ClassVar[bool] = True
+    has_zero_mass: ClassVar[bool] = True
 
-    def log_density(self, y, mu, weights, phi):
+    def log_density(self, y, mu, weights, phi, psi=()):
         return weights * (xlogy(y, mu) - mu)
 
+    def log_zero_probability(self, mu, weights, phi, psi=()):
+        return -weights * mu
+
     def log_constant(self, y, weights):
-        return -weights * special.gammaln(y + 1.0)
+        return -weights * gammaln(y + 1.0)
 
     def variance(self, mu):
         return mu
+
+    def sample(self, key, mu, weights, phi):
+        return jax.random.poisson(key, mu).astype(mu.dtype)
 
     def unit_deviance(self, y, mu, weights):
         return 2.0 * weights * (xlogy(y, y / mu) - (y - mu))
@@ -184,17 +263,23 @@ class Gamma(Family):
     link: str | Link = "inverse"
     name: ClassVar[str] = "Gamma"
     links: ClassVar[tuple[str, ...]] = ("inverse", "log", "identity")
+    fisher_scoring: ClassVar[bool] = True
     has_dispersion: ClassVar[bool] = True
+    dispersion_sign: ClassVar[float] = -1.0  # glmmTMB models log(shape) = -log(phi)
 
-    def log_density(self, y, mu, weights, phi):
+    def log_density(self, y, mu, weights, phi, psi=()):
         shape = weights / phi
         return shape * jnp.log(shape * y / mu) - shape * y / mu - gammaln(shape)
 
     def log_constant(self, y, weights):
-        return -np.log(y)
+        return -jnp.log(y)
 
     def variance(self, mu):
         return mu**2
+
+    def sample(self, key, mu, weights, phi):
+        shape = weights / phi
+        return jax.random.gamma(key, shape) * mu / shape
 
     def unit_deviance(self, y, mu, weights):
         return -2.0 * weights * (jnp.log(y / mu) - (y - mu) / mu)
@@ -213,17 +298,28 @@ class InverseGaussian(Family):
     link: str | Link = "1/mu^2"
     name: ClassVar[str] = "inverse.gaussian"
     links: ClassVar[tuple[str, ...]] = ("1/mu^2", "inverse", "log", "identity")
+    fisher_scoring: ClassVar[bool] = True
     has_dispersion: ClassVar[bool] = True
 
-    def log_density(self, y, mu, weights, phi):
+    def log_density(self, y, mu, weights, phi, psi=()):
         precision = weights / phi
         return 0.5 * jnp.log(precision) - precision * (y - mu) ** 2 / (2.0 * mu**2 * y)
 
     def log_constant(self, y, weights):
-        return -0.5 * np.log(2.0 * np.pi * y**3)
+        return -0.5 * jnp.log(2.0 * jnp.pi * y**3)
 
     def variance(self, mu):
         return mu**3
+
+    def sample(self, key, mu, weights, phi):
+        """Michael, Schucany and Haas (1976): a root of the chi-square transform, chosen at
+        random with the right probabilities."""
+        k_normal, k_uniform = jax.random.split(key)
+        lam = weights / phi
+        v = jax.random.normal(k_normal, mu.shape) ** 2
+        x = mu + mu**2 * v / (2 * lam) - mu / (2 * lam) * jnp.sqrt(
+            4 * mu * lam * v + mu**2 * v**2)
+        return jnp.where(jax.random.uniform(k_uniform, mu.shape) <= mu / (mu + x), x, mu**2 / x)
 
     def unit_deviance(self, y, mu, weights):
         return weights * (y - mu) ** 2 / (y * mu**2)
@@ -242,16 +338,20 @@ class Gaussian(Family):
     link: str | Link = "identity"
     name: ClassVar[str] = "gaussian"
     links: ClassVar[tuple[str, ...]] = ("identity", "log", "inverse")
+    fisher_scoring: ClassVar[bool] = True
     has_dispersion: ClassVar[bool] = True
 
-    def log_density(self, y, mu, weights, phi):
+    def log_density(self, y, mu, weights, phi, psi=()):
         return 0.5 * jnp.log(weights / phi) - weights * (y - mu) ** 2 / (2.0 * phi)
 
     def log_constant(self, y, weights):
-        return np.full(np.shape(y), -0.5 * np.log(2.0 * np.pi))
+        return jnp.full(jnp.shape(y), -0.5 * jnp.log(2.0 * jnp.pi))
 
     def variance(self, mu):
         return jnp.ones_like(mu)
+
+    def sample(self, key, mu, weights, phi):
+        return mu + jnp.sqrt(phi / weights) * jax.random.normal(key, mu.shape)
 
     def unit_deviance(self, y, mu, weights):
         return weights * (y - mu) ** 2

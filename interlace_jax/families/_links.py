@@ -3,6 +3,12 @@ r"""Link functions: small final classes with methods, one per link (R's ``make.l
 A link maps the mean ``mu`` to the linear predictor ``eta = g(mu)``. Each class provides
 ``link`` (g), ``inverse`` (g^{-1}) and ``mu_eta`` (d mu / d eta), all elementwise on arrays of
 any shape and pure JAX, so the GLMM objective can be differentiated through them.
+
+The links of probabilities (logit, probit, cloglog, loglog, cauchit) are also the cumulative
+distribution functions ``F = g^{-1}`` of cumulative link models (ordinal's ``clmm``); for those
+they give ``log F(eta)``, ``log(1 - F(eta))`` and the log-density ``log F'(eta)`` accurately in
+both tails (``log_inverse``, ``log1m_inverse``, ``log_mu_eta``), where ``inverse`` and
+``mu_eta`` clip to stay inside (0, 1).
 """
 
 from __future__ import annotations
@@ -11,9 +17,18 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import jax.numpy as jnp
-from jax.scipy.special import ndtr, ndtri
+from jax.scipy.special import log_ndtr, ndtr, ndtri
 
 _TINY = 2.220446049250313e-16  # R's .Machine$double.eps, used by R's links to stay inside (0, 1)
+_EXP_MAX = 700.0  # exp() stays finite below this
+_EXP_TAIL = -30.0  # below this, log(1 - exp(-exp(x))) = x - exp(x)/2 to double precision
+
+
+def _log_one_minus_exp_exp(x):
+    """log(1 - exp(-exp(x))) for any x (the log of cloglog's inverse), finite derivatives."""
+    safe = jnp.maximum(x, _EXP_TAIL)
+    exact = jnp.log(-jnp.expm1(-jnp.exp(jnp.minimum(safe, _EXP_MAX))))
+    return jnp.where(x < _EXP_TAIL, x - 0.5 * jnp.exp(jnp.minimum(x, _EXP_TAIL)), exact)
 
 
 class Link:
@@ -29,6 +44,18 @@ class Link:
 
     def mu_eta(self, eta):
         raise NotImplementedError
+
+    def log_inverse(self, eta):
+        """log g^{-1}(eta), accurate in the tails (links of probabilities only)."""
+        raise NotImplementedError(f"the {self.name} link is not a distribution function")
+
+    def log1m_inverse(self, eta):
+        """log(1 - g^{-1}(eta)), accurate in the tails (links of probabilities only)."""
+        raise NotImplementedError(f"the {self.name} link is not a distribution function")
+
+    def log_mu_eta(self, eta):
+        """log(d mu / d eta), the log-density of g^{-1} (links of probabilities only)."""
+        raise NotImplementedError(f"the {self.name} link is not a distribution function")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -76,6 +103,15 @@ class Logit(Link):
         e = jnp.exp(-jnp.abs(eta))
         return jnp.maximum(e / (1.0 + e) ** 2, _TINY)
 
+    def log_inverse(self, eta):
+        return -jnp.logaddexp(0.0, -eta)
+
+    def log1m_inverse(self, eta):
+        return -jnp.logaddexp(0.0, eta)
+
+    def log_mu_eta(self, eta):
+        return -jnp.abs(eta) - 2.0 * jnp.log1p(jnp.exp(-jnp.abs(eta)))
+
 
 @dataclass(frozen=True, repr=False)
 class Probit(Link):
@@ -90,6 +126,15 @@ class Probit(Link):
 
     def mu_eta(self, eta):
         return jnp.maximum(jnp.exp(-0.5 * eta**2) / jnp.sqrt(2.0 * jnp.pi), _TINY)
+
+    def log_inverse(self, eta):
+        return log_ndtr(eta)
+
+    def log1m_inverse(self, eta):
+        return log_ndtr(-eta)
+
+    def log_mu_eta(self, eta):
+        return -0.5 * eta**2 - 0.5 * jnp.log(2.0 * jnp.pi)
 
 
 @dataclass(frozen=True, repr=False)
@@ -106,6 +151,41 @@ class Cloglog(Link):
         eta = jnp.minimum(eta, 700.0)
         return jnp.maximum(jnp.exp(eta) * jnp.exp(-jnp.exp(eta)), _TINY)
 
+    def log_inverse(self, eta):
+        return _log_one_minus_exp_exp(eta)
+
+    def log1m_inverse(self, eta):
+        return -jnp.exp(jnp.minimum(eta, _EXP_MAX))
+
+    def log_mu_eta(self, eta):
+        return eta - jnp.exp(jnp.minimum(eta, _EXP_MAX))
+
+
+@dataclass(frozen=True, repr=False)
+class Loglog(Link):
+    """R's ordinal ``"loglog"``: ``mu = exp(-exp(-eta))``, the mirror image of cloglog."""
+
+    name: ClassVar[str] = "loglog"
+
+    def link(self, mu):
+        return -jnp.log(-jnp.log(mu))
+
+    def inverse(self, eta):
+        return jnp.clip(jnp.exp(-jnp.exp(-eta)), _TINY, 1.0 - _TINY)
+
+    def mu_eta(self, eta):
+        eta = jnp.maximum(eta, -700.0)
+        return jnp.maximum(jnp.exp(-eta) * jnp.exp(-jnp.exp(-eta)), _TINY)
+
+    def log_inverse(self, eta):
+        return -jnp.exp(jnp.minimum(-eta, _EXP_MAX))
+
+    def log1m_inverse(self, eta):
+        return _log_one_minus_exp_exp(-eta)
+
+    def log_mu_eta(self, eta):
+        return -eta - jnp.exp(jnp.minimum(-eta, _EXP_MAX))
+
 
 @dataclass(frozen=True, repr=False)
 class Cauchit(Link):
@@ -121,6 +201,16 @@ class Cauchit(Link):
 
     def mu_eta(self, eta):
         return jnp.maximum(1.0 / (jnp.pi * (1.0 + eta**2)), _TINY)
+
+    def log_inverse(self, eta):
+        # 1/2 + atan(eta)/pi = atan2(1, -eta)/pi, without cancellation for eta << 0
+        return jnp.log(jnp.arctan2(1.0, -eta)) - jnp.log(jnp.pi)
+
+    def log1m_inverse(self, eta):
+        return jnp.log(jnp.arctan2(1.0, eta)) - jnp.log(jnp.pi)
+
+    def log_mu_eta(self, eta):
+        return -jnp.log1p(eta**2) - jnp.log(jnp.pi)
 
 
 @dataclass(frozen=True, repr=False)
@@ -167,5 +257,6 @@ class InverseSquare(Link):
 
 LINKS: dict[str, type[Link]] = {
     cls.name: cls
-    for cls in (Identity, Log, Logit, Probit, Cloglog, Cauchit, Inverse, Sqrt, InverseSquare)
+    for cls in (Identity, Log, Logit, Probit, Cloglog, Loglog, Cauchit, Inverse, Sqrt,
+                InverseSquare)
 }

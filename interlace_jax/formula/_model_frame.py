@@ -10,7 +10,7 @@ turns each random-effects term into level codes plus a small model matrix.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from ._design import (
     required_names,
 )
 from ._grouping import grouping_factor
+from ._parts import FixedPart, PartSpec, build_part
 from ._rank import full_rank_columns, rank_message
 from ._response import cbind_parts
 
@@ -68,6 +69,25 @@ class RandomTermData:
 
 
 @dataclass(frozen=True, eq=False)
+class SeriesColumns:
+    """The grouping and time columns of a residual correlation structure (``n`` kept rows).
+
+    Attributes:
+        group: the grouping as written, e.g. ``"Subject"`` or ``"school:class"``.
+        refs: int32 ``(n,)`` group of each observation, codes into ``levels``.
+        levels: labels of the groups (R's factor labels, as for random-effects groupings).
+        time_name: the time column, or None when the data's order within groups is used.
+        time: float64 ``(n,)`` the time of each observation, or None.
+    """
+
+    group: str
+    refs: np.ndarray
+    levels: tuple[str, ...]
+    time_name: str | None
+    time: np.ndarray | None
+
+
+@dataclass(frozen=True, eq=False)
 class ModelFrame:
     """Everything the fitting code needs from the formula and the data (``n`` kept rows).
 
@@ -97,6 +117,9 @@ class ModelFrame:
         trials: for a ``cbind(successes, failures)`` response, float64 ``(n,)`` the number of
             trials of each row (then ``y`` is the proportion of successes and ``weights``
             includes the trials, as R's binomial family); None otherwise.
+        parts: the designs of extra one-sided formulas by part name (glmmTMB's ``"zi"`` and
+            ``"disp"``), on the same rows; empty for other models.
+        series: the group and time columns of a residual correlation structure, or None.
     """
 
     y: np.ndarray
@@ -118,11 +141,15 @@ class ModelFrame:
     parsed: ParsedFormula
     design_data: pd.DataFrame
     trials: np.ndarray | None = None
+    parts: dict[str, FixedPart] = field(default_factory=dict)
+    series: SeriesColumns | None = None
 
 
 def build_model_frame(
     parsed: ParsedFormula, data: Any, *, weights: Any = None, offset: Any = None,
     factor_response: bool = False, residual_variance: bool = True,
+    parts: tuple[PartSpec, ...] = (),
+    series: tuple[str, str | None] | None = None,
     extra_columns: tuple[str, ...] = (),
 ) -> ModelFrame:
     """Turn a parsed formula and a dataframe into the arrays of a mixed model.
@@ -137,6 +164,11 @@ def build_model_frame(
             its first level is failure (0), every other level success (1).
         residual_variance: the model has a residual variance (LMMs); False for GLMMs, where
             a grouping factor may have as many levels as there are observations.
+        parts: extra one-sided formulas (:func:`~interlace_jax.formula.parse_part`) whose
+            designs are built on the same rows; their columns drop rows with missing values too.
+        series: ``(group, time)`` columns of a residual correlation structure (``group`` may
+            be an interaction ``"a:b"``; ``time`` None for the data's order), read with the
+            other columns so that their missing values drop rows too.
         extra_columns: more columns the model reads outside the formula's parts (a survival
             response's status, strata): rows missing them are dropped too, and they are in
             ``design_data``.
@@ -167,7 +199,10 @@ def build_model_frame(
     """
     if parsed.response is None:
         raise FormulaError("the formula has no response: write it as 'y ~ ...'")
-    columns = to_columns(data, _needed_columns(parsed, weights, offset) + list(extra_columns))
+    series_names = [] if series is None else _series_names(*series)
+    needed = _needed_columns(parsed, weights, offset) + series_names + list(extra_columns)
+    needed = list(dict.fromkeys(needed + [c for part in parts for c in part.needed_columns]))
+    columns = to_columns(data, needed)
     n = len(columns.row_index)
     if columns.n_rows_in == 0:
         raise DataError("data has no rows")
@@ -219,7 +254,35 @@ def build_model_frame(
         parsed=parsed,
         design_data=frame,
         trials=trials,
+        parts={p.name: build_part(p, frame, columns, _numeric_expression) for p in parts},
+        series=None if series is None else _series_columns(*series, columns),
     )
+
+
+def _series_names(group: str, time: str | None) -> list[str]:
+    if not isinstance(group, str) or not group.strip():
+        raise DataError(f"the correlation group must be a column name, got {group!r}")
+    if time is not None and not isinstance(time, str):
+        raise DataError(f"the correlation time must be a column name, got {time!r}")
+    return _group_factors(group) + ([] if time is None else [time])
+
+
+def _group_factors(group: str) -> list[str]:
+    return [f.strip() for f in group.split(":")]
+
+
+def _series_columns(group: str, time: str | None, columns: Columns) -> SeriesColumns:
+    """The group codes and the numeric time of a correlation structure."""
+    refs, levels = grouping_factor(tuple(_group_factors(group)), columns)
+    values = None
+    if time is not None:
+        raw = columns.values[time]
+        if time in columns.levels or raw.dtype.kind not in "iuf":
+            raise DataError(
+                f"the correlation time column {time!r} must be numeric, but it is "
+                f"{'categorical/string' if time in columns.levels else raw.dtype}")
+        values = raw.astype(np.float64)
+    return SeriesColumns(group, refs, levels, time, values)
 
 
 def _needed_columns(parsed: ParsedFormula, weights: Any, offset: Any) -> list[str]:

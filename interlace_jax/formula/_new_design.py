@@ -19,6 +19,7 @@ from ..data import to_columns
 from ._design import expression_names, new_model_matrix, pandas_frame, required_names
 from ._grouping import match_levels
 from ._model_frame import ModelFrame
+from ._parts import new_part_matrices
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,11 +48,14 @@ class NewDesign:
             model's offset was given as a column name (an ``offset=`` array given when fitting is
             not carried over).
         terms: one :class:`NewTermDesign` per term of the model frame, in the same order.
+        parts: per extra part of the model frame (``"zi"``, ``"disp"``), its design ``(m, k)``
+            and offset ``(m,)``.
     """
 
     X: np.ndarray
     offset: np.ndarray
     terms: tuple[NewTermDesign, ...]
+    parts: dict[str, tuple[np.ndarray, np.ndarray]]
 
 
 def model_matrices_for(frame: ModelFrame, newdata: Any) -> NewDesign:
@@ -77,6 +81,8 @@ def model_matrices_for(frame: ModelFrame, newdata: Any) -> NewDesign:
         names += required_names(term.lhs) + list(term.factors)
     if frame.offset_column is not None:
         names.append(frame.offset_column)
+    for part in frame.parts.values():
+        names += part.spec.needed_columns
     columns = to_columns(newdata, list(dict.fromkeys(names)), missing="raise")
     df = pandas_frame(columns)
     X = new_model_matrix(frame.fixed_spec, df, "the fixed-effects part")[:, frame.kept_columns]
@@ -90,4 +96,5 @@ def model_matrices_for(frame: ModelFrame, newdata: Any) -> NewDesign:
         refs, unseen = match_levels(term.factors, columns, term.levels)
         z = new_model_matrix(term.spec, df, f"random-effects term {term.label}")
         terms.append(NewTermDesign(refs, z, unseen))
-    return NewDesign(X, offset, tuple(terms))
+    parts = {name: new_part_matrices(part, df) for name, part in frame.parts.items()}
+    return NewDesign(X, offset, tuple(terms), parts)

@@ -236,10 +236,11 @@ def kr_ddf(contrasts: np.ndarray, kr: KenwardRoger) -> tuple[float, float]:
     q = L.shape[0]
     phi = kr.vcov
     theta = L.T @ np.linalg.solve(L @ phi @ L.T, L)
-    u = np.einsum("ab,bc,icd,de->iae", theta, phi, kr.jacobian, phi)
-    tr = np.einsum("iaa->i", u)
+    u = (theta @ phi) @ kr.jacobian @ phi  # (k, p, p): u_i = Theta Phi P_i Phi
+    tr = np.trace(u, axis1=1, axis2=2)
+    k = u.shape[0]
     a1 = float(tr @ kr.weight @ tr)
-    a2 = float(np.einsum("ij,iab,jba->", kr.weight, u, u))
+    a2 = float(np.sum(kr.weight * (u.reshape(k, -1) @ u.transpose(0, 2, 1).reshape(k, -1).T)))
     b = (a1 + 6.0 * a2) / (2.0 * q)
     g = ((q + 1) * a1 - (q + 4) * a2) / ((q + 2) * a2)
     denom = 3.0 * q + 2.0 * (1.0 - g)

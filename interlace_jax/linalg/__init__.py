@@ -15,8 +15,15 @@ from interlace_jax.linalg._dense_kernels import (
     solve_lower_transposed,
     symmetric_eigen,
 )
-from interlace_jax.linalg._plan import BlockPlan, CouplingIndex, TermLayout, make_plan
+from interlace_jax.linalg._plan import (
+    BlockPlan,
+    CouplingIndex,
+    TermLayout,
+    dense_coupling_wins,
+    make_plan,
+)
 
 __all__ = ["UNROLL_MAX", "BlockPlan", "BlockedFactor", "CouplingIndex", "TermLayout", "cholesky",
-           "factorize", "lower_solve", "make_plan", "scale_rest_rows", "solve_lower", "solve_lower_transposed",
-           "symmetric_eigen", "upper_solve", "z_log_det", "z_solve"]
+           "dense_coupling_wins", "factorize", "lower_solve", "make_plan", "scale_rest_rows",
+           "solve_lower", "solve_lower_transposed", "symmetric_eigen", "upper_solve",
+           "z_log_det", "z_solve"]

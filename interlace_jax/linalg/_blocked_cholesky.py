@@ -107,11 +107,19 @@ def factorize(lams: list, design, response, plan: BlockPlan) -> BlockedFactor:
     first_xy = lower_solve(l11, jnp.einsum("kas,st->kta", g, lam1), plan.lapack)  # (L1, S1, p+1)
     xy_top = jnp.concatenate([design.xx, response.xy[:, None]], axis=1)
     xyxy = jnp.concatenate([xy_top, jnp.append(response.xy, response.yy)[None, :]], axis=0)
-    xyxy = xyxy - jnp.einsum("ksa,ksb->ab", first_xy, first_xy)
     if q == 0:
         coupling = jnp.zeros((0, s1), dtype=lam1.dtype)
+        xyxy = xyxy - jnp.einsum("ksa,ksb->ab", first_xy, first_xy)
         return BlockedFactor(l11, coupling, first_xy, cholesky(xyxy, plan.lapack))
     coupling = _coupling_rows(lams, l11, design, plan)
+    zz = scale_rest_rows(scale_rest_rows(design.arr, lams_rest, plan).T, lams_rest, plan)
+    zz = zz + jnp.eye(q, dtype=zz.dtype)
+    zxy = jnp.concatenate([design.arx, response.yr[:, None]], axis=1)
+    zxy = scale_rest_rows(zxy, lams_rest, plan)
+    base = jnp.block([[zz, zxy], [zxy.T, xyxy]])
+    if plan.dense_coupling:
+        dense = base - _dense_gram(coupling, first_xy, design, plan)
+        return BlockedFactor(l11, coupling, first_xy, cholesky(dense, plan.lapack))
     products = jnp.sum(coupling[design.pair_a] * coupling[design.pair_b], axis=1)
     half = jax.ops.segment_sum(
         products, design.pair_target, num_segments=q * q, indices_are_sorted=True
@@ -122,9 +130,17 @@ def factorize(lams: list, design, response, plan: BlockPlan) -> BlockedFactor:
         design.scalar_row,
         num_segments=q,
     )
-    zz = scale_rest_rows(scale_rest_rows(design.arr, lams_rest, plan).T, lams_rest, plan)
-    zz = zz + jnp.eye(q, dtype=zz.dtype) - zz_update
-    zxy = jnp.concatenate([design.arx, response.yr[:, None]], axis=1)
-    zxy = scale_rest_rows(zxy, lams_rest, plan) - zxy_update
-    dense = jnp.block([[zz, zxy], [zxy.T, xyxy]])
-    return BlockedFactor(l11, coupling, first_xy, cholesky(dense, plan.lapack))
+    xyxy_update = jnp.einsum("ksa,ksb->ab", first_xy, first_xy)
+    update = jnp.block([[zz_update, zxy_update], [zxy_update.T, xyxy_update]])
+    return BlockedFactor(l11, coupling, first_xy, cholesky(base - update, plan.lapack))
+
+
+def _dense_gram(coupling, first_xy, design, plan: BlockPlan) -> jnp.ndarray:
+    """(q_rest + p + 1, q_rest + p + 1) Schur-complement update ``H'H`` of the rest block, with
+    H = [C, first_xy] the (L1 S1, q_rest + p + 1) rows of L21 in dense form
+    (``plan.dense_coupling``: C gathered from the coupling rows by ``design.dense_index``)."""
+    n_first, s1 = plan.terms[0].n_levels, plan.terms[0].size
+    padded = jnp.concatenate([coupling, jnp.zeros((1, s1), coupling.dtype)], axis=0)
+    c = padded[design.dense_index].reshape(n_first, plan.n_rest, s1)
+    h = jnp.concatenate([jnp.swapaxes(c, 1, 2), first_xy], axis=2).reshape(n_first * s1, -1)
+    return h.T @ h

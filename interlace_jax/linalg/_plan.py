@@ -10,7 +10,11 @@ The coupling between the first term and a rest term is sparse: it is non-zero on
 (level ``k`` of term 1, level ``l`` of term t) that share an observation. These pairs are the
 *entries*. The Schur-complement update of the rest block sums, over levels ``k`` of term 1, the
 outer products of the entries that share ``k``: the *pairs*, listed here once as index arrays so
-the device does a gather and a segment-sum.
+the device does a gather and a segment-sum. When the first term's levels each meet many rest
+rows (crossed factors), the coupling is instead scattered into a dense ``(L1 S1) x q_rest``
+matrix ``C`` and the update is the matrix product ``C'C`` (see :func:`dense_coupling_wins`): a
+few thousand gathered values and one matrix product instead of tens of thousands of gathered
+pair products and a scatter.
 """
 
 from __future__ import annotations
@@ -54,6 +58,8 @@ class BlockPlan:
         lapack: factor and solve dense blocks larger than the unrolled kernels with LAPACK
             (True, single fits) or with jax.numpy loops (False, for vmapped batches of fits;
             see :mod:`interlace_jax.linalg._dense_kernels`).
+        dense_coupling: form the Schur-complement update as ``C'C`` with the coupling in a
+            dense (L1 S1, q_rest) matrix instead of the sparse pair products.
     """
 
     order: tuple[int, ...]
@@ -62,6 +68,7 @@ class BlockPlan:
     n_rest: int
     n_pairs: int
     lapack: bool = True
+    dense_coupling: bool = False
 
     @property
     def n_scalar_rows(self) -> int:
@@ -83,7 +90,11 @@ class BlockPlan:
             )
         size = self.n_rest + self.n_fixed + 1
         lines.append(f"dense rest block: {size}x{size} ({self.n_fixed} fixed effects + response)")
-        lines.append(f"fill-in products per factorisation: {self.n_pairs}")
+        if self.dense_coupling:
+            rows = first.n_levels * first.size
+            lines.append(f"fill-in: dense coupling {rows}x{self.n_rest}, one matrix product")
+        else:
+            lines.append(f"fill-in products per factorisation: {self.n_pairs}")
         return "\n".join(lines)
 
 
@@ -99,6 +110,9 @@ class CouplingIndex:
         pair_a, pair_b: (P,) scalar rows multiplied together in the Schur update.
         pair_target: (P,) flat index ``row_a * q_rest + row_b`` they are added to, sorted.
         obs_entry: per rest term, (n,) the entry each observation belongs to (host use only).
+        dense_index: (L1 * q_rest,) for a plan with ``dense_coupling``, the scalar row at each
+            position (first level, rest row) of the dense coupling matrix, R (a zero row
+            appended to the coupling rows) where they share no observation; else empty.
     """
 
     entry_first: tuple[np.ndarray, ...]
@@ -109,6 +123,25 @@ class CouplingIndex:
     pair_b: np.ndarray
     pair_target: np.ndarray
     obs_entry: tuple[np.ndarray, ...]
+    dense_index: np.ndarray
+
+
+def dense_coupling_wins(n_rows: int, n_rest: int, n_pairs: int) -> bool:
+    """Whether the dense coupling matrix (n_rows = L1 S1 rows, n_rest columns) should replace
+    the n_pairs sparse pair products: when it holds no more values than there are pairs and
+    its product ``C'C`` (n_rows n_rest^2 multiply-adds, fast as a matrix product) costs at most
+    32 times the pair products (each a gather, a product and a scatter). True for crossed
+    factors, false for nested ones."""
+    size = n_rows * n_rest
+    return n_rest > 0 and size <= n_pairs and size * n_rest <= 32 * n_pairs
+
+
+def _dense_index(scalar_first: np.ndarray, scalar_row: np.ndarray, n_first: int,
+                 n_rest: int) -> np.ndarray:
+    """(n_first * n_rest,) the scalar row at each (first level, rest row), R where none."""
+    out = np.full(n_first * n_rest, scalar_first.size, dtype=np.int32)
+    out[scalar_first.astype(np.int64) * n_rest + scalar_row] = np.arange(scalar_first.size)
+    return out
 
 
 def computation_order(terms: list[ReTerm]) -> tuple[int, ...]:
@@ -186,9 +219,13 @@ def make_plan(terms: list[ReTerm], n_fixed: int) -> tuple[BlockPlan, CouplingInd
         np.zeros(0, np.int32)
     )
     pair_a, pair_b, target = _pairs(scalar_first_arr, scalar_row_arr, max(n_rest, 1))
-    plan = BlockPlan(order, tuple(layouts), n_fixed, n_rest, int(pair_a.size))
+    dense = dense_coupling_wins(first.n_levels * first.size, n_rest, int(pair_a.size))
+    plan = BlockPlan(order, tuple(layouts), n_fixed, n_rest, int(pair_a.size),
+                     dense_coupling=dense)
+    dense_index = (_dense_index(scalar_first_arr, scalar_row_arr, first.n_levels, n_rest)
+                   if dense else np.zeros(0, np.int32))
     index = CouplingIndex(
         tuple(entry_first), tuple(entry_level), scalar_first_arr, scalar_row_arr,
-        pair_a, pair_b, target, tuple(obs_entry),
+        pair_a, pair_b, target, tuple(obs_entry), dense_index,
     )
     return plan, index

@@ -8,6 +8,14 @@ from interlace_jax.models._crossprod import (
     lmm_data,
     response_products,
 )
+from interlace_jax.models._correlated import CorrelatedLMMData, correlated_lmm_data
+from interlace_jax.models._correlation import (
+    AR1,
+    CAR1,
+    STRUCTURES,
+    CompoundSymmetry,
+    check_structure,
+)
 from interlace_jax.models._forward import forward_derivatives
 from interlace_jax.models._lmm_derivatives import (
     LMMDerivatives,
@@ -32,6 +40,13 @@ from interlace_jax.models._lmm import (
 )
 
 __all__ = [
+    "AR1",
+    "CAR1",
+    "STRUCTURES",
+    "CompoundSymmetry",
+    "CorrelatedLMMData",
+    "check_structure",
+    "correlated_lmm_data",
     "DesignProducts",
     "LMMData",
     "LMMDerivatives",

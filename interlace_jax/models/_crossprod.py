@@ -31,7 +31,7 @@ class DesignProducts:
         xx: (p, p) X'WX.
         entry_b: per rest term t, (E_t, S_t, S1) blocks of Z_t'WZ1 at the coupling entries.
         entry_first: per rest term t, (E_t,) level of term 1 of each entry.
-        scalar_first, scalar_row, pair_a, pair_b, pair_target: see CouplingIndex.
+        scalar_first, scalar_row, pair_a, pair_b, pair_target, dense_index: see CouplingIndex.
         n_obs: () number of observations, as a float.
         log_weights_sum: () sum of log prior weights (0 when unweighted).
     """
@@ -48,6 +48,7 @@ class DesignProducts:
     pair_a: jax.Array
     pair_b: jax.Array
     pair_target: jax.Array
+    dense_index: jax.Array
     n_obs: jax.Array
     log_weights_sum: jax.Array
 
@@ -73,11 +74,27 @@ class ResponseProducts:
 @jax.tree_util.register_dataclass
 @dataclass(frozen=True)
 class LMMData:
-    """Everything the LMM objective reads: design and response products plus the static plan."""
+    """Everything the LMM objective reads: design and response products plus the static plan.
+
+    The objective's parameters are theta alone; :meth:`at` is the identity that models with
+    residual correlation (:class:`~interlace_jax.models.CorrelatedLMMData`) implement with
+    whitening.
+    """
 
     design: DesignProducts
     response: ResponseProducts
     plan: BlockPlan = field(metadata=dict(static=True))
+
+    #: number of residual correlation parameters after theta in the parameter vector
+    n_correlation = 0
+
+    @property
+    def n_obs(self):
+        return self.design.n_obs
+
+    def at(self, params: jax.Array) -> tuple[jax.Array, "LMMData", float]:
+        """(theta, the LMMData, log|R| = 0) at params = theta (n_theta,)."""
+        return params, self, 0.0
 
 
 def _sum_by(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
@@ -152,6 +169,7 @@ def design_products(
         pair_a=index.pair_a,
         pair_b=index.pair_b,
         pair_target=index.pair_target,
+        dense_index=index.dense_index,
         n_obs=np.asarray(float(X.shape[0])),
         log_weights_sum=np.asarray(float(np.sum(np.log(weights)))),
     )

@@ -89,11 +89,14 @@ def lmm_deviance(theta: jnp.ndarray, data: LMMData, reml: bool) -> jnp.ndarray:
 
     Args:
         theta: (n_theta,) relative covariance parameters in computation order (the order of
-            ``data.plan``: terms by decreasing number of levels, lme4's order).
-        data: the LMMData of the model.
+            ``data.plan``: terms by decreasing number of levels, lme4's order); for a
+            :class:`~interlace_jax.models.CorrelatedLMMData`, followed by the unconstrained
+            correlation parameters (the objective then includes ``log|R|``).
+        data: the LMMData (or CorrelatedLMMData) of the model.
         reml: True for the REML criterion, False for -2 log-likelihood.
     """
-    return objective_from_factor(factor_at(theta, data), data, reml)[0]
+    theta, fixed, log_det_r = data.at(theta)
+    return objective_from_factor(factor_at(theta, fixed), fixed, reml)[0] + log_det_r
 
 
 @jax.tree_util.register_dataclass
@@ -123,11 +126,14 @@ class LMMSolution:
 
 
 def lmm_solution(theta: jnp.ndarray, data: LMMData, reml: bool) -> LMMSolution:
-    """beta, sigma and the spherical random effects u at theta (b = Lambda u)."""
+    """beta, sigma and the spherical random effects u at theta (b = Lambda u); theta as in
+    :func:`lmm_deviance` (with any correlation parameters after it)."""
+    theta, data, log_det_r = data.at(theta)
     plan = data.plan
     q, p = plan.n_rest, plan.n_fixed
     factor = factor_at(theta, data)
     deviance, pwrss, logdet_z, dof = objective_from_factor(factor, data, reml)
+    deviance = deviance + log_det_r
     upper = factor.rest[: q + p, : q + p]
     solution = solve_lower_transposed(upper, factor.rest[-1, : q + p, None], plan.lapack)[:, 0]
     u_rest, beta = solution[:q], solution[q:]

@@ -24,9 +24,12 @@ from interlace_jax.models._lmm import beta_cov_unscaled, factor_at, objective_fr
 
 
 def _outputs(theta: jax.Array, data: LMMData, reml: bool) -> jax.Array:
-    """(2 + p^2,) objective, log pwrss and (R_X'R_X)^{-1} flattened."""
+    """(2 + p^2,) objective, log pwrss and (R_X'R_X)^{-1} flattened (theta as in
+    :func:`~interlace_jax.models.lmm_deviance`)."""
+    theta, data, log_det_r = data.at(theta)
     factor = factor_at(theta, data)
     value, pwrss, _, _ = objective_from_factor(factor, data, reml)
+    value = value + log_det_r
     cov = beta_cov_unscaled(factor, data.plan)
     return jnp.concatenate([value[None], jnp.log(pwrss)[None], cov.ravel()])
 
@@ -34,7 +37,8 @@ def _outputs(theta: jax.Array, data: LMMData, reml: bool) -> jax.Array:
 @jax.tree_util.register_dataclass
 @dataclass(frozen=True)
 class LMMDerivatives:
-    """The objective and its exact derivatives at theta (k = n_theta, p fixed effects).
+    """The objective and its exact derivatives at theta (k = n_theta, plus the correlation
+    parameters of a model with correlated residuals; p fixed effects).
 
     Attributes:
         value: () objective.
@@ -62,7 +66,7 @@ def lmm_derivatives(theta: jax.Array, data: LMMData, reml: bool) -> LMMDerivativ
 
     out, jac, hess = forward_derivatives(lambda th: _outputs(th, data, reml), theta)
     p = data.plan.n_fixed
-    n = data.design.n_obs
+    n = data.n_obs
     return LMMDerivatives(
         value=out[0], gradient=jac[0], hessian=hess[0],
         log_pwrss=out[1], log_pwrss_gradient=jac[1], log_pwrss_hessian=hess[1],
@@ -110,7 +114,7 @@ def lmm_derivatives_fd(
                      + out(theta - ei - ej)) / (4 * h[i] * h[j])
             hess[..., i, j] = hess[..., j, i] = mixed
     p = data.plan.n_fixed
-    n = float(data.design.n_obs)
+    n = float(data.n_obs)
     return LMMDerivatives(
         value=centre[0], gradient=jac[0], hessian=hess[0],
         log_pwrss=centre[1], log_pwrss_gradient=jac[1], log_pwrss_hessian=hess[1],

@@ -1,4 +1,5 @@
-r"""Adaptive Gauss-Hermite quadrature for a GLMM with one random-effects term.
+r"""Adaptive Gauss-Hermite quadrature for a mixed model with one random-effects term (any
+conditional model of the Laplace engine: GLMMs, cumulative link models).
 
 With a single grouping factor the integral over the random effects factorises over its levels
 k. Centred at the conditional mode ``u_k`` and scaled by the Cholesky factor ``L_k`` of the
@@ -26,16 +27,14 @@ import numpy as np
 
 from interlace_jax._errors import ModelError
 from interlace_jax.linalg import upper_solve
-from interlace_jax.models._glmm_data import GLMMData
 from interlace_jax.models._laplace import (
     conditional_mode,
     eta_of,
-    laplace_weights,
-    log_density,
+    laplace_curvature,
     penalised_factor,
-    split_params,
     zero_effects,
 )
+from interlace_jax.models._params import split_params
 from interlace_jax.terms import ReTerm
 
 #: Largest number of quadrature points per level (n^S) accepted.
@@ -61,12 +60,13 @@ class QuadratureDeviance:
 
     n_nodes: int
 
-    def __call__(self, x: jax.Array, data: GLMMData, u0: tuple | None = None):
+    def __call__(self, x: jax.Array, data, u0: tuple | None = None):
         plan = data.plan
         size = plan.terms[0].size
         nodes, weights = gauss_hermite_product(self.n_nodes, size)
         u = conditional_mode(x, zero_effects(data, x.dtype) if u0 is None else u0, data)
-        factor, _ = penalised_factor(laplace_weights(eta_of(u, x, data), x, data), x, data)
+        factor, _ = penalised_factor(laplace_curvature(u, x, data), x, data)
+        p = split_params(x, data.layout)
         l11 = factor.l11  # (L, S, S): the level blocks' Cholesky factors
         n_levels = l11.shape[0]
         t = jnp.asarray(nodes, x.dtype)  # (J, S)
@@ -76,8 +76,8 @@ class QuadratureDeviance:
 
         def level_loglik(u_first):
             eta = eta_of((u_first, u[1]), x, data)
-            return jax.ops.segment_sum(log_density(eta, x, data), data.rmap.first_refs,
-                                       num_segments=n_levels)
+            return jax.ops.segment_sum(data.conditional.log_density(eta, p, data),
+                                       data.rmap.first_refs, num_segments=n_levels)
 
         ll = jax.vmap(level_loglik, in_axes=2, out_axes=1)(u_nodes)  # (L, J)
         exponent = (ll - 0.5 * jnp.sum(u_nodes**2, axis=1) + 0.5 * jnp.sum(t**2, axis=1)

@@ -32,8 +32,8 @@ class ZProductMap:
         rest_target: (K, n) flat index ``row * q_rest + col`` in the dense rest block of each
             of the K = (sum of rest S_t)^2 products of rest-term columns.
         rest_zz: (K, n) the matching products ``z_t[i, s] * z_u[i, r]``.
-        entry_first, scalar_first, scalar_row, pair_a, pair_b, pair_target: the coupling index
-            arrays of :class:`~interlace_jax.linalg.CouplingIndex`.
+        entry_first, scalar_first, scalar_row, pair_a, pair_b, pair_target, dense_index: the
+            coupling index arrays of :class:`~interlace_jax.linalg.CouplingIndex`.
     """
 
     entry: tuple
@@ -45,6 +45,7 @@ class ZProductMap:
     pair_a: jax.Array
     pair_b: jax.Array
     pair_target: jax.Array
+    dense_index: jax.Array
 
 
 def z_product_map(plan: BlockPlan, index: CouplingIndex, ordered: list[ReTerm]) -> ZProductMap:
@@ -69,6 +70,7 @@ def z_product_map(plan: BlockPlan, index: CouplingIndex, ordered: list[ReTerm]) 
         pair_a=index.pair_a,
         pair_b=index.pair_b,
         pair_target=index.pair_target,
+        dense_index=index.dense_index,
     )
 
 
@@ -90,7 +92,7 @@ def weighted_z_products(w: jax.Array, zmap: ZProductMap, rmap: ResponseMap) -> D
         a11=a11, xz1=jnp.zeros((first_n, 0, s1), dtype), arr=arr, arx=jnp.zeros((q, 0), dtype),
         xx=jnp.zeros((0, 0), dtype), entry_b=entry_b, entry_first=zmap.entry_first,
         scalar_first=zmap.scalar_first, scalar_row=zmap.scalar_row, pair_a=zmap.pair_a,
-        pair_b=zmap.pair_b, pair_target=zmap.pair_target,
+        pair_b=zmap.pair_b, pair_target=zmap.pair_target, dense_index=zmap.dense_index,
         n_obs=jnp.asarray(w.shape[0], dtype), log_weights_sum=jnp.zeros((), dtype),
     )
 

@@ -17,7 +17,12 @@ from interlace_jax.optim._fit_lmm import (
 from interlace_jax.optim._minimize import minimize_lbfgs
 from interlace_jax.optim._newton import minimize_newton, minimize_newton_host
 from interlace_jax.optim._result import OptResult, Status
-from interlace_jax.optim._start import lme4_start, start_candidates, start_theta
+from interlace_jax.optim._start import (
+    lme4_start,
+    start_candidates,
+    start_theta,
+    with_correlation_starts,
+)
 
 __all__ = [
     "OPTIMIZERS",
@@ -38,4 +43,5 @@ __all__ = [
     "lme4_start",
     "start_candidates",
     "start_theta",
+    "with_correlation_starts",
 ]

@@ -16,12 +16,22 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from interlace_jax.terms import canonical_theta, diagonal_mask, theta_slices, tril_positions
+from interlace_jax.terms import (
+    canonical_theta,
+    diagonal_mask,
+    n_theta,
+    theta_slices,
+    tril_positions,
+)
 
 
 def diagonal_positions(sizes: tuple[int, ...]) -> np.ndarray:
     """Boolean mask over the flat theta: True for diagonal entries (those bounded below by 0)."""
     return np.concatenate([diagonal_mask(s) for s in sizes])
+
+
+def _n_theta(sizes: tuple[int, ...]) -> int:
+    return sum(n_theta(size) for size in sizes)
 
 
 def _canonical_signs(theta: jax.Array, sizes: tuple[int, ...]) -> jax.Array:
@@ -45,11 +55,12 @@ def rectify(
     """Canonical signs, then exact zeros for negligible diagonal theta.
 
     Args:
-        theta: (n_theta,) optimum, computation order.
+        theta: (n_theta,) optimum, computation order, possibly followed by unconstrained
+            parameters (residual correlation), which are kept as they are.
         sizes: S_t of each term in computation order (static).
         objective: theta -> scalar, the objective being minimised.
     """
-    theta = _canonical_signs(theta, sizes)
+    theta = jnp.concatenate([_canonical_signs(theta, sizes), theta[_n_theta(sizes):]])
     f_best = objective(theta)
     for j in np.flatnonzero(diagonal_positions(sizes)):
         small = jnp.abs(theta[j]) < xtol_zero
@@ -72,9 +83,11 @@ def rectify_host(
     """:func:`rectify` on the host with a compiled objective (no new compilation)."""
     theta = np.concatenate(
         [canonical_theta(theta[sl], size) for sl, size in zip(theta_slices(sizes), sizes)]
+        + [theta[_n_theta(sizes):]]
     )
     f_best = objective(theta)
-    for j in np.flatnonzero(diagonal_positions(sizes) & (np.abs(theta) < xtol_zero)):
+    n = _n_theta(sizes)
+    for j in np.flatnonzero(diagonal_positions(sizes) & (np.abs(theta[:n]) < xtol_zero)):
         trial = theta.copy()
         trial[j] = 0.0
         f_trial = objective(trial)

@@ -54,6 +54,13 @@ def _sizes(data: LMMData) -> tuple[int, ...]:
     return tuple(t.size for t in data.plan.terms)
 
 
+def bounded_positions(data: LMMData) -> np.ndarray:
+    """Mask over the parameters: True for the diagonal theta (bounded below by 0); the
+    correlation parameters of a model with correlated residuals are unconstrained."""
+    return np.concatenate([diagonal_positions(_sizes(data)),
+                           np.zeros(data.n_correlation, dtype=bool)])
+
+
 @jax.tree_util.register_dataclass
 @dataclass(frozen=True)
 class LMMFitArrays:
@@ -130,7 +137,7 @@ def _scipy_lbfgsb(data: LMMData, reml: bool, theta0: np.ndarray):
         value, grad = _value_and_grad(th, data, reml)
         return float(value), np.asarray(grad)
 
-    lower = np.where(diagonal_positions(_sizes(data)), 0.0, -np.inf)
+    lower = np.where(bounded_positions(data), 0.0, -np.inf)
     res = minimize(fun, theta0, jac=True, method="L-BFGS-B",
                    bounds=list(zip(lower, np.full_like(lower, np.inf))),
                    options=dict(maxiter=2000, ftol=1e-15, gtol=1e-9))
@@ -148,7 +155,7 @@ def _bobyqa(data: LMMData, reml: bool, theta0: np.ndarray):
     def fun(th):
         return float(_value(th, data, reml))
 
-    lower = np.where(diagonal_positions(_sizes(data)), 0.0, -1e10)
+    lower = np.where(bounded_positions(data), 0.0, -1e10)
     res = pybobyqa.solve(fun, theta0, bounds=(lower, np.full_like(lower, 1e10)),
                          rhoend=1e-10, maxfun=20000)
     status = Status.CONVERGED if res.flag == res.EXIT_SUCCESS else Status.MAX_STEPS
@@ -161,7 +168,7 @@ def _cobyqa(data: LMMData, reml: bool, theta0: np.ndarray):
     def fun(th):
         return float(_value(th, data, reml))
 
-    lower = np.where(diagonal_positions(_sizes(data)), 0.0, -np.inf)
+    lower = np.where(bounded_positions(data), 0.0, -np.inf)
     res = minimize(fun, theta0, method="COBYQA",
                    bounds=list(zip(lower, np.full_like(lower, np.inf))),
                    options=dict(initial_tr_radius=0.05, final_tr_radius=1e-7, maxfev=20000))
@@ -185,7 +192,8 @@ class ThetaFit:
     """The optimum in theta, how it was reached, and everything evaluated there (host arrays).
 
     Attributes:
-        theta: (n_theta,) rectified optimum, computation (lme4) order.
+        theta: (n_theta,) rectified optimum, computation (lme4) order, followed by the
+            unconstrained correlation parameters for a model with correlated residuals.
         objective: objective at theta.
         optimizer: name of the optimizer used.
         status: the optimizer's Status.
@@ -223,7 +231,8 @@ def fit_theta(
     """Optimise, rectify and check: the host-side driver used by :func:`interlace_jax.fit`.
 
     Args:
-        data: the model's LMMData.
+        data: the model's LMMData (or CorrelatedLMMData: the parameters are then theta and the
+            unconstrained correlation parameters).
         reml: REML criterion (True) or ML deviance (False).
         theta0: (n_theta,) start, computation order, or (m, n_theta) candidate starts of which
             the one with the lowest objective is used.
@@ -246,7 +255,7 @@ def fit_theta(
     else:
         derivs = lmm_derivatives_fd(theta, data, reml)
     solution = jax.device_get(_solution(theta, data, reml))
-    boundary = diagonal_positions(sizes) & (theta == 0.0)
+    boundary = bounded_positions(data) & (theta == 0.0)
     report = convergence_report(np.asarray(derivs.gradient), np.asarray(derivs.hessian),
                                 boundary)
     if status == Status.STALLED and report.ok:

@@ -48,3 +48,54 @@ def glm_start(family: Family, X: np.ndarray, y: np.ndarray, weights: np.ndarray,
             break
     phi = family.dispersion_start(y, mu, weights) if family.has_dispersion else 1.0
     return GLMStart(beta, float(phi))
+
+
+@dataclass(frozen=True)
+class PartsStart:
+    """Starting values of every fixed-effects block of a GLMM.
+
+    Attributes:
+        beta: (p,) the conditional mean's coefficients.
+        zi: (k_zi,) the zero part's logit coefficients.
+        disp: (k_disp,) the log-dispersion's coefficients (family's phi).
+        psi: (n_psi,) the family parameters.
+    """
+
+    beta: np.ndarray
+    zi: np.ndarray
+    disp: np.ndarray
+    psi: np.ndarray
+
+
+def _constant_fit(X: np.ndarray, offset: np.ndarray, value: float) -> np.ndarray:
+    """Coefficients c with X c + offset closest to the constant ``value`` (least squares);
+    exactly ``[value]`` for an intercept-only design."""
+    if X.shape[1] == 1 and np.all(X == 1.0) and not np.any(offset):
+        return np.array([value])
+    return np.linalg.lstsq(X, np.full(X.shape[0], value) - offset, rcond=None)[0]
+
+
+def parts_start(family: Family, zeros, X: np.ndarray, y: np.ndarray, weights: np.ndarray,
+                offset: np.ndarray, X_zi: np.ndarray, offset_zi: np.ndarray,
+                X_disp: np.ndarray, offset_disp: np.ndarray) -> PartsStart:
+    """Starting values from GLMs without random effects: the conditional GLM on the rows that
+    inform the mean (a hurdle model's positive counts), the family's moment estimates of its
+    dispersion and parameters at that fit, and for the zero part a constant probability
+    (the zero model's :meth:`zero_probability_start`).
+
+    Args:
+        zeros: the zero model (:mod:`interlace_jax.families._zero_models`).
+        X: (n, p); y, weights, offset: (n,); X_zi: (n, k_zi); X_disp: (n, k_disp) (k = 0 for
+            an absent part) with their offsets (n,).
+    """
+    rows = zeros.count_rows(y)
+    glm = glm_start(family, X[rows], y[rows], weights[rows], offset[rows])
+    mu = np.asarray(family.link.inverse(X @ glm.beta + offset), dtype=float)
+    disp = (_constant_fit(X_disp, offset_disp, np.log(glm.phi)) if X_disp.shape[1]
+            else np.zeros(0))
+    psi = np.asarray(family.psi_start(y[rows], mu[rows], weights[rows]), dtype=float)
+    zi = np.zeros(X_zi.shape[1])
+    if X_zi.shape[1]:
+        p0 = zeros.zero_probability_start(family, y, mu, weights, glm.phi, psi)
+        zi = _constant_fit(X_zi, offset_zi, float(np.log(p0 / (1.0 - p0))))
+    return PartsStart(glm.beta, zi, disp, psi)

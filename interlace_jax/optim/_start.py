@@ -36,6 +36,15 @@ def start_candidates(terms: list[ReTerm], X, y, weights) -> np.ndarray:
     return np.stack([lme4_start(terms), start_theta(terms, X, y, weights)])
 
 
+def with_correlation_starts(theta_starts: np.ndarray,
+                            correlation_starts: np.ndarray) -> np.ndarray:
+    """Every pair of a theta start (m, n_theta) and an unconstrained correlation start
+    (c, n_corr), as (m c, n_theta + n_corr) candidates (the optimizer starts from the one
+    with the lowest objective)."""
+    theta_starts = np.atleast_2d(theta_starts)
+    return np.array([np.concatenate([t, c]) for t in theta_starts for c in correlation_starts])
+
+
 def start_theta(
     terms: list[ReTerm], X: np.ndarray, y: np.ndarray, weights: np.ndarray, *, floor: float = 0.1
 ) -> np.ndarray:

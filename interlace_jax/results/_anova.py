@@ -7,6 +7,7 @@ import pandas as pd
 
 from interlace_jax._errors import ModelError
 from interlace_jax.inference import likelihood_ratio_table
+from interlace_jax.results._clmm_result import ClmmResult
 from interlace_jax.results._format import format_pvalue, r_format
 from interlace_jax.results._glmm_result import GLMMResult
 from interlace_jax.results._lmm_result import LMMResult
@@ -75,12 +76,15 @@ def _check_same_data(models: list[LMMResult], names: list[str]) -> None:
             raise ModelError(f"models {names[0]} and {name} use different prior weights")
 
 
-def anova(*models: LMMResult | GLMMResult, names=None, refit: bool = True) -> AnovaTable:
+def anova(*models: LMMResult | GLMMResult | ClmmResult, names=None,
+          refit: bool = True) -> AnovaTable:
     """Likelihood-ratio tests between nested mixed models, as lme4's ``anova(m1, m2)``.
 
     Args:
         *models: two or more fits of the same response to the same rows: all linear
-            (:func:`fit`) or all generalised (:func:`glmer`, same family).
+            (:func:`fit`), all generalised (:func:`glmer`, same family) or all cumulative
+            link models (:func:`clmm`, same link; their thresholds may differ, e.g.
+            equidistant within flexible).
         names: row names, one per model (default ``MODEL1``, ``MODEL2``, ..., lme4's names
             when it cannot see the variables' names).
         refit: refit REML fits by ML first (lme4's default, ``refit = TRUE``): REML
@@ -95,24 +99,27 @@ def anova(*models: LMMResult | GLMMResult, names=None, refit: bool = True) -> An
         models refitted by ML. As lme4, the models are not checked to be nested.
 
     Raises:
-        ModelError: fewer than two models, something that is not an LMMResult or
-            GLMMResult, a mix of the two or of GLMM families, names of the wrong length or
-            repeated, or models fitted to different data (number of observations, response or
-            prior weights).
+        ModelError: fewer than two models, something that is not an LMMResult,
+            GLMMResult or ClmmResult, a mix of kinds, of GLMM families or of clmm links,
+            names of the wrong length or repeated, or models fitted to different data (number
+            of observations, response or prior weights).
     """
     models = list(models)
     if len(models) < 2:
         raise ModelError("anova() compares two or more fitted models: anova(m1, m2, ...)")
     for m in models:
-        if not isinstance(m, (LMMResult, GLMMResult)):
-            raise ModelError("anova() takes fitted models (LMMResult or GLMMResult), got "
-                             f"{type(m).__name__}")
+        if not isinstance(m, (LMMResult, GLMMResult, ClmmResult)):
+            raise ModelError("anova() takes fitted models (LMMResult, GLMMResult or "
+                             f"ClmmResult), got {type(m).__name__}")
     if len({type(m) for m in models}) > 1:
-        raise ModelError("anova() compares models of one kind: all linear (fit) or all "
-                         "generalised (glmer)")
+        raise ModelError("anova() compares models of one kind: all linear (fit), all "
+                         "generalised (glmer) or all cumulative link models (clmm)")
     if isinstance(models[0], GLMMResult) and len({m.family for m in models}) > 1:
         raise ModelError("anova() compares GLMMs of the same family and link, got "
                          f"{sorted({repr(m.family) for m in models})}")
+    if isinstance(models[0], ClmmResult) and len({m.link.name for m in models}) > 1:
+        raise ModelError("anova() compares cumulative link models with the same link, got "
+                         f"{sorted({m.link.name for m in models})}")
     names = [f"MODEL{i + 1}" for i in range(len(models))] if names is None else [
         str(n) for n in names]
     if len(names) != len(models) or len(set(names)) != len(names):

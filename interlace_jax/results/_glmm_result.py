@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from functools import cached_property
 
 import jax.numpy as jnp
@@ -19,7 +18,7 @@ from interlace_jax.optim import Status
 from interlace_jax.optim._fit_glmm import GLMMFit
 from interlace_jax.inference import ConditionalCovariance
 from interlace_jax.models import lmm_data
-from interlace_jax.models._laplace import eta_of, laplace_weights
+from interlace_jax.models._laplace import laplace_curvature
 from interlace_jax.results._effects import (
     covariances_by_group,
     effects_by_group,
@@ -27,14 +26,16 @@ from interlace_jax.results._effects import (
     standard_errors_by_group,
     term_effects,
 )
+from interlace_jax.results._fit_statistics import FitStatistics
 from interlace_jax.results._names import variance_parameter_names
 from interlace_jax.results._varcorr import TermCovariance, term_covariances, varcorr_frame
-from interlace_jax.terms import ReTerm, diagonal_mask
+from interlace_jax.terms import ReTerm
 
 RESIDUAL_TYPES = ("deviance", "pearson", "response", "working")
+PREDICT_TYPES = ("link", "response")
 
 
-class GLMMResult:
+class GLMMResult(FitStatistics):
     """A fitted GLMM (returned by :func:`interlace_jax.glmer`).
 
     The numbers follow lme4's ``glmer`` (TMB's for families with a dispersion parameter):
@@ -47,6 +48,8 @@ class GLMMResult:
     ``summary()`` prints lme4's.
     """
 
+    PREDICT_TYPES = PREDICT_TYPES
+    RESIDUAL_TYPES = RESIDUAL_TYPES
     #: GLMMs are fitted by maximum likelihood (lme4's ``isREML()`` is FALSE).
     reml = False
 
@@ -69,19 +72,51 @@ class GLMMResult:
     @property
     def theta(self) -> np.ndarray:
         """(n_theta,) relative covariance parameters in lme4's order."""
-        return self.fit.x[: self._data.layout.n_theta]
+        return self.fit.x[self._data.layout.theta]
 
     @cached_property
     def fe_params(self) -> pd.Series:
         """Fixed-effect estimates (link scale), indexed by formulaic column names."""
-        lay = self._data.layout
-        return pd.Series(self.fit.x[lay.n_theta : lay.n_theta + lay.n_fixed],
+        return pd.Series(self.fit.x[self._data.layout.beta],
                          index=list(self.frame.x_names_formulaic), name="fe_params")
 
     @property
-    def dispersion(self) -> float:
-        """The dispersion phi (Var(y) = phi V(mu) / w); 1 for binomial and Poisson."""
-        return float(np.exp(self.fit.x[-1])) if self._data.layout.has_dispersion else 1.0
+    def dispersion(self) -> float | np.ndarray:
+        """The dispersion phi in the family's parameterisation (lme4's families: Var(y) =
+        phi V(mu) / w); 1 for binomial and Poisson; with a dispersion formula one value per
+        observation (n,)."""
+        return self._dispersion_at(*self._part_arrays(None, "disp"))
+
+    @property
+    def psi(self) -> np.ndarray:
+        """(n_psi,) the family's own parameters (Student-t log df, ordered-beta cutpoints)."""
+        return self.fit.x[self._data.layout.psi]
+
+    # ----- the extra parts' predictors (host) ---------------------------------------------
+    def _part_arrays(self, design, name: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(X, offset) of part ``name`` on the fitted rows (design None) or a NewDesign."""
+        if design is None:
+            part = self.frame.parts.get(name)
+            return (None, None) if part is None else (part.X, part.offset)
+        return design.parts.get(name, (None, None))
+
+    def _dispersion_at(self, X_disp, offset_disp) -> float | np.ndarray:
+        lay = self._data.layout
+        if not lay.has_dispersion:
+            return 1.0
+        coef = self.fit.x[lay.disp]
+        if self._data.disp.constant:
+            return float(np.exp(coef[0]))
+        return np.exp(X_disp @ coef + offset_disp)
+
+    def _zero_predictor_at(self, X_zi, offset_zi) -> np.ndarray | float | None:
+        """The zero part's logit (None without a zero part)."""
+        if not self._data.zeros.has_zero_part:
+            return None
+        coef = self.fit.x[self._data.layout.zi]
+        if self._data.zi.constant:
+            return float(coef[0])
+        return X_zi @ coef + offset_zi
 
     @property
     def scale(self) -> float:
@@ -104,15 +139,9 @@ class GLMMResult:
 
     def cov_params(self) -> pd.DataFrame:
         """(p, p) covariance of the fixed effects (lme4's ``vcov``)."""
-        lay = self._data.layout
-        block = slice(lay.n_theta, lay.n_theta + lay.n_fixed)
+        block = self._data.layout.beta
         names = list(self.frame.x_names_formulaic)
         return pd.DataFrame(self._parameter_cov[block, block], index=names, columns=names)
-
-    @cached_property
-    def bse(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.diag(self.cov_params())), index=self.fe_params.index,
-                         name="bse")
 
     @property
     def tvalues(self) -> pd.Series:
@@ -155,9 +184,8 @@ class GLMMResult:
         ``Lambda (Lambda'Z'WZ Lambda + I)^{-1} Lambda'`` with W the Laplace curvature at the
         conditional modes (lme4's PIRLS weights for its families)."""
         with x64():
-            eta = eta_of(tuple(jnp.asarray(a) for a in self._u), jnp.asarray(self.fit.x),
-                         self._data)
-            weights = np.asarray(laplace_weights(eta, jnp.asarray(self.fit.x), self._data))
+            weights = np.asarray(laplace_curvature(tuple(jnp.asarray(a) for a in self._u),
+                                                   jnp.asarray(self.fit.x), self._data))
             ordered = [self._terms[i] for i in np.argsort(self._data.plan.order)]
             linear = lmm_data(ordered, self.frame.X, np.zeros(self.nobs), weights)
             cond = ConditionalCovariance(self.theta, linear, 1.0)
@@ -184,21 +212,11 @@ class GLMMResult:
                                         [t.z_names for t in self._terms]).theta
 
     # ----- fit statistics ---------------------------------------------------------------
-    @property
-    def nobs(self) -> int:
-        return int(self.frame.y.shape[0])
-
-    @property
-    def n_dropped(self) -> int:
-        return int(self.frame.n_dropped)
-
-    @property
-    def ngroups(self) -> dict[str, int]:
-        return {t.group: t.n_levels for t in self._terms}
 
     @property
     def n_params(self) -> int:
-        """Parameters counted by logLik's df: theta, beta and the dispersion if any."""
+        """Parameters counted by logLik's df: theta, beta, the zero part's and dispersion's
+        coefficients and the family parameters."""
         return int(self.fit.x.size)
 
     @property
@@ -212,21 +230,8 @@ class GLMMResult:
         return self.fit.deviance
 
     @property
-    def aic(self) -> float:
-        return -2 * self.llf + 2 * self.n_params
-
-    @property
-    def bic(self) -> float:
-        return -2 * self.llf + math.log(self.nobs) * self.n_params
-
-    @property
     def converged(self) -> bool:
         return self.fit.converged
-
-    @property
-    def is_singular(self) -> bool:
-        diag = np.concatenate([diagonal_mask(t.size) for t in self._terms])
-        return bool(np.any(np.abs(self.theta[diag]) < 1e-4))
 
     @property
     def convergence_messages(self) -> tuple[str, ...]:
@@ -243,9 +248,21 @@ class GLMMResult:
                                      self._term_effects if include_re else None, term_refs,
                                      term_z)
 
-    def _mean(self, eta: np.ndarray) -> np.ndarray:
+    def _mu(self, eta: np.ndarray) -> np.ndarray:
         with x64():
             return np.asarray(self.family.link.inverse(eta))
+
+    def _mean(self, eta: np.ndarray, design=None, part: str = "response") -> np.ndarray:
+        """The mean of the response (``part="response"``, with the zero part) or of the
+        conditional (count) part (``"conditional"``), for rows of linear predictor eta on the
+        fitted rows (design None) or a NewDesign."""
+        phi = self._dispersion_at(*self._part_arrays(design, "disp"))
+        mu = self._mu(eta)
+        with x64():
+            if part == "conditional":
+                return np.asarray(self.family.mean(mu, phi, self.psi))
+            zeta = self._zero_predictor_at(*self._part_arrays(design, "zi"))
+            return np.asarray(self._data.zeros.mean(self.family, mu, phi, self.psi, zeta))
 
     @cached_property
     def _fitted_eta(self) -> np.ndarray:
@@ -254,15 +271,17 @@ class GLMMResult:
 
     @cached_property
     def fittedvalues(self) -> pd.Series:
-        """Conditional means mu (response scale) of the kept rows (lme4's ``fitted()``)."""
+        """Means of the response of the kept rows (lme4's and glmmTMB's ``fitted()``): mu, or
+        with a zero part the mean of the zero-inflated (hurdle) response."""
         return pd.Series(self._mean(self._fitted_eta), index=self.frame.row_index,
                          name="fittedvalues")
 
     def residuals(self, type: str = "deviance") -> pd.Series:
         """Residuals of the kept rows, lme4's ``residuals(m, type)``: ``"deviance"`` (the
         default for GLMMs), ``"pearson"``, ``"response"`` (y - mu) or ``"working"``."""
-        if type not in RESIDUAL_TYPES:
-            raise ModelError(f"unknown residual type {type!r}; choose one of {RESIDUAL_TYPES}")
+        if type not in self.RESIDUAL_TYPES:
+            raise ModelError(f"unknown residual type {type!r}; choose one of "
+                             f"{self.RESIDUAL_TYPES}")
         y, w = self.frame.y, self.frame.weights
         mu, eta = self.fittedvalues.to_numpy(), self._fitted_eta
         fam = self.family
@@ -271,7 +290,8 @@ class GLMMResult:
                 unit = np.asarray(fam.unit_deviance(y, mu, w))
                 values = np.sign(y - mu) * np.sqrt(np.maximum(unit, 0.0))
             elif type == "pearson":
-                values = (y - mu) * np.sqrt(w) / np.sqrt(np.asarray(fam.variance(mu)))
+                variance = fam.pearson_variance(mu, w, self.dispersion, self.psi)
+                values = (y - mu) / np.sqrt(np.asarray(variance))
             elif type == "working":
                 values = (y - mu) / np.asarray(fam.link.mu_eta(eta))
             else:
@@ -301,8 +321,9 @@ class GLMMResult:
                 population-level prediction (``re.form = NA``).
             allow_new_levels: unseen levels get zero random effects; when False they raise.
         """
-        if type not in ("link", "response"):
-            raise ModelError(f"type must be 'link' or 'response', not {type!r}")
+        if type not in self.PREDICT_TYPES:
+            raise ModelError(f"type must be one of {self.PREDICT_TYPES}, not {type!r}")
+        design = None
         if newdata is None:
             terms = self._terms
             eta = self._eta(self.frame.X, self.frame.offset, [t.refs for t in terms],
@@ -319,7 +340,11 @@ class GLMMResult:
                             "allow_new_levels=True to predict them at the population level")
             eta = self._eta(design.X, design.offset, [t.refs for t in ordered],
                             [t.z for t in ordered], include_re)
-        return eta if type == "link" else self._mean(eta)
+        return self._predicted(type, eta, design)
+
+    def _predicted(self, type: str, eta: np.ndarray, design) -> np.ndarray:
+        """The prediction of a PREDICT_TYPES entry from the linear predictor eta (m,)."""
+        return eta if type == "link" else self._mean(eta, design)
 
     # ----- printing ---------------------------------------------------------------------
     def summary(self):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from interlace_jax.results._format import format_pvalue, r_format, table, zapsmall
-from interlace_jax.results._summary import correlation_table, random_effects_table
+from interlace_jax.results._summary import fixed_effects_notes, random_effects_table
 
 
 def _fixed_effects_table(result) -> str:
@@ -61,15 +61,7 @@ class GLMMSummary:
         lines.append("")
         lines.append("Fixed effects:")
         lines.append(_fixed_effects_table(r))
-        if r.frame.dropped_columns:
-            dropped = ", ".join(r.frame.dropped_columns)
-            lines.append(f"fixed-effect model matrix is rank deficient so dropping "
-                         f"{len(r.frame.dropped_columns)} columns / coefficients: {dropped}")
-        p = len(r.fe_params)
-        if 1 < p <= 12:
-            lines.append("")
-            lines.append("Correlation of Fixed Effects:")
-            lines.append(correlation_table(list(r.frame.x_names), r.cov_params().to_numpy()))
+        lines += fixed_effects_notes(r, r.cov_params().to_numpy())
         for msg in r.convergence_messages:
             lines.append(msg)
         return "\n".join(lines)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from functools import cached_property
 
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -38,14 +38,15 @@ from interlace_jax.results._inference_tables import (
     right_hand_side,
     ttest_frame,
 )
+from interlace_jax.results._fit_statistics import FitStatistics
 from interlace_jax.results._names import variance_parameter_names
 from interlace_jax.results._varcorr import TermCovariance, term_covariances, varcorr_frame
-from interlace_jax.terms import ReTerm, diagonal_mask
+from interlace_jax.terms import ReTerm
 
 __all__ = ["DF_METHODS", "LMMResult", "check_df_method"]
 
 
-class LMMResult:
+class LMMResult(FitStatistics):
     """A fitted linear mixed model (returned by :func:`interlace_jax.fit`).
 
     Attributes follow statsmodels' ``MixedLMResults`` (``fe_params``, ``bse``, ``tvalues``,
@@ -59,6 +60,10 @@ class LMMResult:
     With ``df_method="kenward-roger"``, ``cov_params()``, ``bse``, ``tvalues``, ``pvalues``,
     ``fe_df``, ``conf_int()`` and ``summary()`` use Kenward-Roger's adjusted covariance and
     df (pbkrtest's ``vcovAdj``, lmerTest's ``summary(m, ddf = "Kenward-Roger")``).
+
+    A fit with ``correlation=`` keeps the structure in ``correlation`` and its estimated
+    parameter in ``correlation_params``; the parameter counts in ``n_params`` (AIC, BIC,
+    likelihood-ratio df) and in Satterthwaite's variance parameters.
     """
 
     def __init__(
@@ -74,8 +79,10 @@ class LMMResult:
         data_name: str | None = None,
         df_values: np.ndarray | None = None,
         kenward_roger: KenwardRoger | None = None,
+        correlation=None,
     ):
         self.formula = formula
+        self.correlation = correlation  # the residual correlation structure, or None
         self.frame = frame
         self._data = data
         self._terms = terms  # computation (lme4) order
@@ -95,7 +102,27 @@ class LMMResult:
     @property
     def theta(self) -> np.ndarray:
         """(n_theta,) relative covariance parameters in lme4's order."""
-        return self.theta_fit.theta
+        return self.theta_fit.theta[: sum(t.n_theta for t in self._terms)]
+
+    @cached_property
+    def correlation_params(self) -> pd.Series:
+        """The residual correlation parameters (nlme's ``coef(m$modelStruct$corStruct,
+        unconstrained = FALSE)``: ``Phi`` for AR1/CAR1, ``Rho`` for CompoundSymmetry); an
+        empty Series for a fit without ``correlation=``."""
+        if self.correlation is None:
+            return pd.Series([], dtype=float, name="correlation_params")
+        k = self.correlation.n_params
+        with x64():
+            values = self.correlation.natural(jnp.asarray(self.theta_fit.theta[-k:]),
+                                              self._data.layout)
+        return pd.Series(np.asarray(values), index=list(self.correlation.names),
+                         name="correlation_params")
+
+    @cached_property
+    def _data_at_optimum(self) -> LMMData:
+        """The LMMData of the model with any correlation parameters at their estimates."""
+        with x64():
+            return self._data.at(jnp.asarray(self.theta_fit.theta))[1]
 
     @property
     def sigma(self) -> float:
@@ -143,6 +170,10 @@ class LMMResult:
             raise ModelError(
                 "Kenward-Roger's method needs a REML fit, but this model was fitted by ML "
                 "(method='ML'); refit with method='REML' or use Satterthwaite's df")
+        if self.correlation is not None:
+            raise ModelError(
+                "Kenward-Roger's method is not available for a fit with correlation=; use "
+                "Satterthwaite's df")
         with x64():
             return kenward_roger_at(self.theta, self.sigma, self._data)
 
@@ -150,12 +181,6 @@ class LMMResult:
     def _varpar_covariance(self) -> tuple[np.ndarray, np.ndarray]:
         """Satterthwaite's (A, J): covariance of (theta, sigma) and the Jacobian of vcov(beta)."""
         return varpar_covariance(self.theta_fit.derivatives, self.sigma)
-
-    @cached_property
-    def bse(self) -> pd.Series:
-        """Standard errors of the fixed effects."""
-        return pd.Series(np.sqrt(np.diag(self.cov_params())), index=self.fe_params.index,
-                         name="bse")
 
     @property
     def tvalues(self) -> pd.Series:
@@ -267,7 +292,7 @@ class LMMResult:
         (``||``) the blocks between the terms are included; lme4 gives only the per-term
         blocks on the diagonal. See :mod:`interlace_jax.inference._condvar` for the cost.
         """
-        cond = ConditionalCovariance(self.theta, self._data, self.sigma)
+        cond = ConditionalCovariance(self.theta, self._data_at_optimum, self.sigma)
         return covariances_by_group(cond, self._terms)
 
     @property
@@ -316,24 +341,12 @@ class LMMResult:
         return pd.DataFrame(out, index=labels, columns=labels)
 
     # ----- fit statistics ---------------------------------------------------------------
-    @property
-    def n_dropped(self) -> int:
-        """Rows dropped because a used column had a missing value (lme4's na.omit)."""
-        return int(self.frame.n_dropped)
-
-    @property
-    def nobs(self) -> int:
-        return int(self.frame.y.shape[0])
-
-    @property
-    def ngroups(self) -> dict[str, int]:
-        """Number of levels of each grouping factor."""
-        return {t.group: t.n_levels for t in self._terms}
 
     @property
     def n_params(self) -> int:
-        """Parameters counted by logLik's df: fixed effects + theta + sigma."""
-        return len(self.fe_params) + self.theta.size + 1
+        """Parameters counted by logLik's df: fixed effects + theta + correlation parameters
+        + sigma."""
+        return len(self.fe_params) + self.theta_fit.theta.size + 1
 
     @property
     def objective(self) -> float:
@@ -351,22 +364,8 @@ class LMMResult:
         return self.objective
 
     @property
-    def aic(self) -> float:
-        return -2 * self.llf + 2 * self.n_params
-
-    @property
-    def bic(self) -> float:
-        return -2 * self.llf + math.log(self.nobs) * self.n_params
-
-    @property
     def converged(self) -> bool:
         return self.theta_fit.converged
-
-    @property
-    def is_singular(self) -> bool:
-        """True when a random-effects covariance matrix is singular (a diagonal theta ~ 0)."""
-        diag = np.concatenate([diagonal_mask(t.size) for t in self._terms])
-        return bool(np.any(np.abs(self.theta[diag]) < 1e-4))
 
     @cached_property
     def _variance_names(self):
@@ -382,7 +381,10 @@ class LMMResult:
     def check_convergence(self) -> ConvergenceCheck:
         """The convergence diagnostics: gradient, scaled gradient, Hessian eigenvalues,
         parameters at the boundary, optimizer status and messages (printable)."""
-        return convergence_check(self, self.theta_names)
+        names = self.theta_names
+        if self.correlation is not None:  # unconstrained, nlme's parameterisation
+            names += tuple(f"corStruct.{n}" for n in self.correlation.names)
+        return convergence_check(self, names)
 
     @property
     def convergence_messages(self) -> tuple[str, ...]:
@@ -530,6 +532,14 @@ class LMMResult:
         """lmerTest's ``contest``: the joint F-test (``joint=True``, :meth:`f_test`) or one
         t-test per row (``joint=False``, :meth:`t_test`)."""
         return self.f_test(L, rhs, ddf) if joint else self.t_test(L, rhs, ddf)
+
+    def emmeans(self, specs, by=None, at=None, df_method: str | None = None,
+                level: float = 0.95, weights: str = "equal"):
+        """Estimated marginal means of this fit: :func:`interlace_jax.emmeans`."""
+        from interlace_jax.results._emmeans import emmeans
+
+        return emmeans(self, specs, by=by, at=at, df_method=df_method, level=level,
+                       weights=weights)
 
     def summary(self):
         """lme4-style summary (an object whose ``str()`` is the printed table)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from interlace_jax._errors import ModelError
 from interlace_jax.inference import profile_intervals
 from interlace_jax.results._format import r_format
 from interlace_jax.results._names import variance_parameter_names
@@ -27,6 +28,10 @@ def profile_frame(result, level: float) -> pd.DataFrame:
     first (as lme4's ``profile`` does): the intervals are centred on the ML estimates
     (``attrs["estimates"]``), and ``attrs["refitted_ml"]`` says whether a refit was made.
     """
+    if result.correlation is not None:
+        raise ModelError(
+            "profile intervals are not available for a fit with correlation= (yet); use "
+            "conf_int() (Wald intervals of the fixed effects)")
     ml = result.refit_ml()
     frame, terms = ml.frame, ml._terms
     intervals = profile_intervals(terms, frame.X, frame.y - frame.offset, frame.weights,

@@ -64,6 +64,40 @@ def correlation_table(names: list[str], cov: np.ndarray) -> str:
     return table([""] + short[:-1], rows)
 
 
+def _correlation_structure(result) -> list[str]:
+    """nlme's block for a residual correlation structure (empty without one)."""
+    if result.correlation is None:
+        return []
+    params = result.correlation_params
+    widths = [max(len(n), len(v)) for n, v in zip(params.index, r_format(params.to_numpy(), 7))]
+    values = r_format(params.to_numpy(), 7)
+    return [
+        f"Correlation Structure: {result.correlation.label}",
+        f" Formula: {result.correlation.formula()}",
+        " Parameter estimate(s):",
+        " ".join(n.rjust(w) for n, w in zip(params.index, widths)),
+        " ".join(v.rjust(w) for v, w in zip(values, widths)),
+        "",
+    ]
+
+
+def fixed_effects_notes(result, cov: np.ndarray) -> list[str]:
+    """The lines after lme4's fixed-effects table: the rank-deficiency note and the
+    correlation of the fixed effects from their (p, p) covariance (not shown beyond 12)."""
+    lines = []
+    dropped = result.frame.dropped_columns
+    if dropped:
+        lines.append(f"fixed-effect model matrix is rank deficient so dropping "
+                     f"{len(dropped)} columns / coefficients: {', '.join(dropped)}")
+    p = len(result.fe_params)
+    if 1 < p <= 12:
+        lines += ["", "Correlation of Fixed Effects:",
+                  correlation_table(list(result.frame.x_names), cov)]
+    elif p > 12:
+        lines += ["", f"Correlation matrix not shown by default, as p = {p} > 12."]
+    return lines
+
+
 class LMMSummary:
     """The printed summary of an :class:`LMMResult`; ``str(summary)`` is lme4's layout."""
 
@@ -102,24 +136,14 @@ class LMMSummary:
         lines.append("")
         lines.append("Random effects:")
         lines.append(" " + random_effects_table(r).replace("\n", "\n "))
+        lines += _correlation_structure(r)
         groups = ", ".join(f"{g}, {n}" for g, n in r.ngroups.items())
         lines.append(f"Number of obs: {r.nobs}, groups:  {groups}")
         lines.append("")
         lines.append("Fixed effects:")
         lines.append(_fixed_effects_table(r))
-        if r.frame.dropped_columns:
-            dropped = ", ".join(r.frame.dropped_columns)
-            lines.append(f"fixed-effect model matrix is rank deficient so dropping "
-                         f"{len(r.frame.dropped_columns)} columns / coefficients: {dropped}")
-        p = len(r.fe_params)
-        if 1 < p <= 12:
-            lines.append("")
-            lines.append("Correlation of Fixed Effects:")
-            # lme4's vcov, also under Kenward-Roger (as lmerTest)
-            lines.append(correlation_table(list(r.frame.x_names), r._vcov_unadjusted))
-        elif p > 12:
-            lines.append("")
-            lines.append(f"Correlation matrix not shown by default, as p = {p} > 12.")
+        # lme4's vcov, also under Kenward-Roger (as lmerTest)
+        lines += fixed_effects_notes(r, r._vcov_unadjusted)
         for msg in r.convergence_messages:
             lines.append(msg)
         return "\n".join(lines)

@@ -18,6 +18,8 @@ from scipy import stats
 from interlace_jax._errors import ModelError
 from interlace_jax._x64 import x64
 from interlace_jax.optim import Status
+from interlace_jax.results import GLMMResult
+from interlace_jax.simulation._bootstrap_glmm import bootstrap_glmm
 from interlace_jax.simulation._chunks import run_in_chunks
 from interlace_jax.simulation._from_result import model_of, params_of
 from interlace_jax.simulation._replicate import converged, draw_response, refit, sd_cor
@@ -113,8 +115,14 @@ def bootstrap(result, nsim: int, *, seed: int = 0, statistic: Callable | None = 
     Refits start from the estimates and run as one ``jax.vmap`` of the whole fit (Newton
     iterations included) per chunk of ``chunk_size`` replicates, compiled once.
 
+    For a GLMM (:func:`interlace_jax.glmer`) each refit is the exact-Hessian Newton iteration
+    on the same (Laplace or quadrature) deviance; ``replicates`` then has the fixed effects, the
+    random effects' SDs and correlations (no sigma), ``phi`` for families with a dispersion,
+    and the deviance; ``statistic`` is not available for GLMMs yet.
+
     Args:
-        result: a fitted :class:`~interlace_jax.LMMResult` (REML or ML; refits use the same).
+        result: a fitted :class:`~interlace_jax.LMMResult` (REML or ML; refits use the same)
+            or :class:`~interlace_jax.GLMMResult`.
         nsim: number of replicates.
         seed: integer seed; replicate i uses the i-th of ``nsim`` keys split from it, so the
             replicates do not depend on ``chunk_size``.
@@ -129,6 +137,12 @@ def bootstrap(result, nsim: int, *, seed: int = 0, statistic: Callable | None = 
         A :class:`BootstrapResult`.
     """
     nsim = check_count(nsim, "nsim")
+    if isinstance(result, GLMMResult):
+        if statistic is not None:
+            raise ModelError("statistic= is not available for GLMM bootstraps yet")
+        with x64():
+            replicates, observed = bootstrap_glmm(result, nsim, seed, chunk_size, progress)
+        return BootstrapResult(replicates, observed, int(seed))
     names = list(result._variance_names.descriptive)
     with x64():
         model = model_of(result)

@@ -14,12 +14,17 @@ from interlace_jax.simulation._replicate import DeviceModel, LMMParams, device_m
 
 def model_of(result) -> DeviceModel:
     """The result's DeviceModel (call inside ``jax.enable_x64(True)``)."""
+    if result.correlation is not None:
+        raise ModelError(
+            "simulate, bootstrap and conf_int(method='boot') are not available for a fit with "
+            "correlation= (they draw independent residuals)")
     frame = result.frame
     return device_model(result._data.plan, result._data.design, result._terms, frame.X,
                         frame.weights, frame.offset)
 
 
-def _vector(value: Any, names: list[str], what: str) -> np.ndarray:
+def vector_param(value: Any, names: list[str], what: str) -> np.ndarray:
+    """A ``newparams`` entry as a float vector ordered as ``names`` (array or {name: value})."""
     if isinstance(value, Mapping) or hasattr(value, "keys"):
         value = dict(value)
         unknown = sorted(set(value) - set(names))
@@ -45,9 +50,9 @@ def params_of(result, newparams: Mapping | None = None) -> LMMParams:
     theta = np.asarray(result.theta, dtype=np.float64)
     sigma = result.sigma
     if "beta" in newparams:
-        beta = _vector(newparams["beta"], list(result.fe_params.index), "beta")
+        beta = vector_param(newparams["beta"], list(result.fe_params.index), "beta")
     if "theta" in newparams:
-        theta = _vector(newparams["theta"], [f"theta{i}" for i in range(theta.size)], "theta")
+        theta = vector_param(newparams["theta"], [f"theta{i}" for i in range(theta.size)], "theta")
     if "sigma" in newparams:
         sigma = float(newparams["sigma"])
         if not (np.isfinite(sigma) and sigma > 0):

@@ -12,7 +12,9 @@ from interlace_jax._errors import ModelError
 from interlace_jax._x64 import x64
 from interlace_jax.simulation._chunks import run_in_chunks
 from interlace_jax.simulation._from_result import model_of, params_of
+from interlace_jax.results import GLMMResult
 from interlace_jax.simulation._replicate import draw_response
+from interlace_jax.simulation._simulate_glmm import simulate_glmm
 
 
 def check_count(value, what: str) -> int:
@@ -30,18 +32,22 @@ def _draw(key, shared):
 def simulate(result, nsim: int = 1, *, seed: int = 0, newparams: Mapping | None = None,
              include_re: bool = True, use_u: bool = False, as_frame: bool = False,
              chunk_size: int = 1000, progress: bool = False):
-    """Draw ``nsim`` responses from a fitted LMM, as lme4's ``simulate(m, nsim, seed)``.
+    """Draw ``nsim`` responses from a fitted LMM or GLMM, as lme4's ``simulate(m, nsim, seed)``.
 
-    Each response is ``offset + X beta + Z b + e`` with ``e ~ N(0, sigma^2 / w)`` (prior
-    weights w) and, by default, new random effects ``b ~ N(0, sigma^2 Lambda Lambda')``.
+    For an LMM each response is ``offset + X beta + Z b + e`` with ``e ~ N(0, sigma^2 / w)``
+    (prior weights w) and, by default, new random effects ``b ~ N(0, sigma^2 Lambda Lambda')``.
+    For a GLMM (:func:`interlace_jax.glmer`) the response is drawn from the family at the mean
+    ``g^{-1}(offset + X beta + Z b)``, ``b ~ N(0, Lambda Lambda')``, in the fit's response
+    convention (binomial: proportions of the trials, which are the prior weights).
 
     Args:
-        result: a fitted :class:`~interlace_jax.LMMResult`.
+        result: a fitted :class:`~interlace_jax.LMMResult` or :class:`~interlace_jax.GLMMResult`.
         nsim: number of responses.
         seed: integer seed; replicate i uses the i-th of ``nsim`` keys split from it, so the
             draws do not depend on ``chunk_size``.
         newparams: parameters to simulate from instead of the estimates: any of ``beta``
-            (array or {name: value} over ``fe_params``), ``theta`` (lme4 order), ``sigma``.
+            (array or {name: value} over ``fe_params``), ``theta`` (lme4 order), ``sigma``
+            (LMMs) or ``phi`` (GLMMs with a dispersion parameter).
         include_re: False leaves the random effects out (population-level simulation).
         use_u: keep the fitted conditional modes instead of drawing new random effects
             (lme4's ``use.u = TRUE``).
@@ -54,12 +60,17 @@ def simulate(result, nsim: int = 1, *, seed: int = 0, newparams: Mapping | None 
         (n, nsim) array (or DataFrame), one column per simulated response.
     """
     nsim = check_count(nsim, "nsim")
+    if use_u and not include_re:
+        raise ModelError("use_u=True keeps the fitted random effects: it needs include_re=True")
+    if isinstance(result, GLMMResult):
+        with x64():
+            ys = simulate_glmm(result, nsim, seed, newparams, include_re, use_u, chunk_size,
+                               progress)
+        return _as_frame(ys, result, as_frame)
     with x64():
         model = model_of(result)
         params = params_of(result, newparams)
         spherical = None
-        if use_u and not include_re:
-            raise ModelError("use_u=True keeps the fitted random effects: it needs include_re=True")
         if use_u:
             sol = result._solution
             spherical = (jnp.asarray(sol.u_first), jnp.asarray(sol.u_rest))
@@ -69,10 +80,14 @@ def simulate(result, nsim: int = 1, *, seed: int = 0, newparams: Mapping | None 
         keys = jax.random.split(jax.random.key(int(seed)), nsim)
         ys = run_in_chunks(_draw, keys, (params, model, spherical), chunk_size=chunk_size,
                            progress=progress, desc="simulate")
-    ys = np.asarray(ys).T
+    return _as_frame(np.asarray(ys).T, result, as_frame)
+
+
+def _as_frame(ys: np.ndarray, result, as_frame: bool):
+    """ys (n, nsim) as it is, or as lme4's DataFrame with columns sim_1 ... sim_nsim."""
     if not as_frame:
         return ys
     import pandas as pd
 
     return pd.DataFrame(ys, index=result.frame.row_index,
-                        columns=[f"sim_{i + 1}" for i in range(nsim)])
+                        columns=[f"sim_{i + 1}" for i in range(ys.shape[1])])
