@@ -11,16 +11,12 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-
-
-def _pack(tree: Any) -> jax.Array:
-    leaves = jax.tree_util.tree_leaves(tree)
-    return jnp.concatenate([jnp.ravel(leaf).astype(jnp.float64) for leaf in leaves])
 
 
 def _signature(leaf: Any) -> Any:
@@ -34,13 +30,16 @@ def _signature(leaf: Any) -> Any:
 def host_jit(fn: Callable, *, static_argnames: tuple[str, ...] = ()) -> Callable:
     """``jax.jit(fn, static_argnames=...)`` returning numpy arrays, copied in one piece.
 
-    The output layout (tree structure, shapes, dtypes) is found once per signature of the
-    arguments (by tracing, without compiling) and kept.
+    The output layout (tree structure, shapes, dtypes) is recorded when the packed function
+    is traced for a new signature of the arguments, and kept.
     """
+    traced = threading.local()
 
     @functools.wraps(fn)
     def packed_fn(*args, **kwargs):
-        return _pack(fn(*args, **kwargs))
+        leaves, tree = jax.tree_util.tree_flatten(fn(*args, **kwargs))
+        traced.layout = (tree, [(leaf.shape, leaf.dtype) for leaf in leaves])
+        return jnp.concatenate([jnp.ravel(leaf).astype(jnp.float64) for leaf in leaves])
 
     packed = jax.jit(packed_fn, static_argnames=static_argnames)
     shapes_of = jax.jit(fn, static_argnames=static_argnames).eval_shape
@@ -51,12 +50,16 @@ def host_jit(fn: Callable, *, static_argnames: tuple[str, ...] = ()) -> Callable
         leaves, treedef = jax.tree_util.tree_flatten((args, kwargs))
         key = (treedef, tuple(_signature(leaf) for leaf in leaves))
         layout = layouts.get(key)
-        if layout is None:
-            shapes = shapes_of(*args, **kwargs)
-            out_leaves, out_tree = jax.tree_util.tree_flatten(shapes)
-            layout = layouts[key] = (out_tree, [(s.shape, s.dtype) for s in out_leaves])
-        out_tree, parts = layout
+        traced.layout = None
         flat = np.asarray(packed(*args, **kwargs))
+        if layout is None:
+            layout = traced.layout
+            if layout is None:  # jax reused a trace made for another key: trace fn alone
+                shapes = shapes_of(*args, **kwargs)
+                out_leaves, out_tree = jax.tree_util.tree_flatten(shapes)
+                layout = (out_tree, [(s.shape, s.dtype) for s in out_leaves])
+            layouts[key] = layout
+        out_tree, parts = layout
         arrays, start = [], 0
         for shape, dtype in parts:
             size = math.prod(shape)
