@@ -249,7 +249,9 @@ def minimize_newton_finished(
                     step=c["step"] + (stepping & ok), ok=ok, status=status,
                     fresh=jnp.asarray(False), f_initial=jnp.where(c["fresh"], f, c["f_initial"]))
 
-    # the first pass of the loop evaluates the derivatives at x0 (no copy outside the loop)
+    # the first pass of the loop evaluates the derivatives at x0 (no copy outside the loop);
+    # as a jitted function, its trace for the shapes below is reused in the loop
+    derivatives = jax.jit(derivatives)
     f0, g0, h0, aux0 = jax.tree_util.tree_map(
         lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(derivatives, x0))
     start = dict(x=x0, f=f0, g=g0, h=h0, aux=aux0, d=jnp.zeros_like(g0), step=jnp.asarray(0),
