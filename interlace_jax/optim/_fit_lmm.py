@@ -46,6 +46,7 @@ from interlace_jax.optim._checks import (
     rectify,
     rectify_host,
 )
+from interlace_jax.optim._compile_options import FEW_CALLS
 from interlace_jax.optim._host_jit import host_jit
 from interlace_jax.optim._minimize import minimize_lbfgs
 from interlace_jax.optim._newton import minimize_newton, minimize_newton_finished
@@ -95,14 +96,12 @@ def fit_lmm_arrays(
     return LMMFitArrays(opt, theta, lmm_solution(theta, data, reml))
 
 
-#: Functions evaluated only a few times per fit compile with XLA's cheapest backend settings
-#: (about 40% less compile time, a few percent slower to run).
-QUICK_COMPILE = {"xla_backend_optimization_level": 0}
 _value = jax.jit(lmm_deviance, static_argnames=("reml",))
 _value_and_grad = jax.jit(jax.value_and_grad(lmm_deviance), static_argnames=("reml",))
 _derivatives = jax.jit(lmm_derivatives, static_argnames=("reml",),
-                       compiler_options=QUICK_COMPILE)
-_solution = jax.jit(lmm_solution, static_argnames=("reml",), compiler_options=QUICK_COMPILE)
+                       compiler_options=FEW_CALLS)
+_solution = jax.jit(lmm_solution, static_argnames=("reml",),
+                    compiler_options=FEW_CALLS)
 _lbfgs = jax.jit(
     lambda theta0, data, reml: minimize_lbfgs(lambda th: lmm_deviance(th, data, reml), theta0),
     static_argnames=("reml",),
@@ -132,7 +131,7 @@ def _newton_fit(candidates: jax.Array, data: LMMData, reml: bool, max_steps: int
     return opt, derivs, lmm_solution(opt.x, data, reml)
 
 
-#: Compiled with XLA's default optimisation: 3-4x faster to run than with QUICK_COMPILE, for
+#: Compiled with XLA's default optimisation: 3-4x faster to run than with FEW_CALLS, for
 #: about 1 s more compilation on the first fit of a structure (sleepstudy).
 _newton_fit_host = host_jit(_newton_fit, static_argnames=("reml", "max_steps"))
 
