@@ -11,7 +11,7 @@ import numpy as np
 from interlace_jax._errors import ConvergenceWarning, ModelError
 from interlace_jax._x64 import x64
 from interlace_jax.formula import build_model_frame, parse_formula
-from interlace_jax.inference import coefficient_df, kenward_roger
+from interlace_jax.inference import kenward_roger
 from interlace_jax.models import check_structure, correlated_lmm_data, lmm_data
 from interlace_jax.optim import fit_theta, start_candidates, with_correlation_starts
 from interlace_jax.results import LMMResult, check_df_method
@@ -34,11 +34,6 @@ def _check_theta0(theta0, terms: list[ReTerm]) -> np.ndarray:
             f"theta0 must be {size} finite numbers (lme4's theta order), got {theta0}"
         )
     return theta0
-
-
-def _satterthwaite(theta_fit) -> np.ndarray:
-    """Per-coefficient Satterthwaite df at the optimum."""
-    return coefficient_df(theta_fit.derivatives, float(theta_fit.solution.sigma))
 
 
 def fit(
@@ -133,10 +128,9 @@ def fit(
         theta_fit = fit_theta(model, reml=reml, theta0=start, optimizer=optimizer)
         kr = (kenward_roger(theta_fit.theta, float(theta_fit.solution.sigma), model)
               if df_method == "kenward-roger" else None)
-    df_values = _satterthwaite(theta_fit) if df_method == "satterthwaite" else None
     result = LMMResult(
         formula=formula, frame=frame, data=model, terms=ordered, theta_fit=theta_fit,
-        reml=reml, df_method=df_method, df_values=df_values, kenward_roger=kr,
+        reml=reml, df_method=df_method, kenward_roger=kr,
         correlation=structure,
     )
     if not result.converged:
@@ -158,11 +152,10 @@ def refit_ml(result: LMMResult) -> LMMResult:
     with x64():
         theta_fit = fit_theta(result._data, reml=False, theta0=result.theta_fit.theta,
                               optimizer=result.theta_fit.optimizer)
-    df_values = _satterthwaite(theta_fit) if result.df_method == "satterthwaite" else None
     refit = LMMResult(
         formula=result.formula, frame=result.frame, data=result._data, terms=result._terms,
         theta_fit=theta_fit, reml=False, df_method=result.df_method,
-        data_name=result.data_name, df_values=df_values, correlation=result.correlation,
+        data_name=result.data_name, correlation=result.correlation,
     )
     if not refit.converged:
         warnings.warn(

@@ -203,9 +203,9 @@ def test_nan_in_a_weights_array_is_an_error(sleep):
 
 
 def test_failed_convergence_warns_with_the_figures(sleep, monkeypatch):
-    from interlace_jax.optim import _newton
+    from interlace_jax.optim import _fit_lmm
 
-    monkeypatch.setitem(_newton.minimize_newton_host.__kwdefaults__, "max_steps", 2)
+    monkeypatch.setattr(_fit_lmm, "NEWTON_MAX_STEPS", 2)
     with pytest.warns(ij.ConvergenceWarning, match="optimizer"):
         m = ij.fit(FORMULA, sleep)
     assert not m.converged and m.convergence_messages
@@ -216,7 +216,7 @@ def test_opt_in_compilation_cache_is_reused_by_a_new_process(tmp_path):
             "ij.fit('diameter ~ 1 + (1|plate) + (1|sample)', ij.datasets.load('Penicillin'))")
     subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True)
     stored = sorted(p.name for p in tmp_path.iterdir())
-    assert any("lmm_deviance" in name for name in stored)
+    assert any("newton_fit" in name for name in stored)
     subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True)
     # the same keys in a new process: the stored code is found (no new entries are written)
     assert sorted(p.name for p in tmp_path.iterdir()) == stored

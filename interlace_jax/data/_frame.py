@@ -82,9 +82,14 @@ def to_columns(
     n_rows_in = frame.shape[0]
     if names:
         frame = frame.select(names)
+    # Each column is taken once as a narwhals Series (every narwhals call costs tens of
+    # microseconds, which dominated the front end of small fits) and its dtype read once.
+    series = dict(zip(names, frame.iter_columns())) if names else {}
+    dtypes = {name: column.dtype for name, column in series.items()}
     absent = np.zeros(n_rows_in, dtype=bool)
-    for name in names:
-        miss = _missing(frame[name])
+    read: dict[str, np.ndarray] = {}  # floating columns, read to find NaN
+    for name, column in series.items():
+        miss = _missing(column, dtypes[name], name, read)
         if n_rows_in and miss.all():
             raise DataError(f"column {name!r} has only missing values")
         if missing == "raise" and miss.any():
@@ -95,11 +100,12 @@ def to_columns(
         absent |= miss
     row_index = np.flatnonzero(~absent)
     if absent.any():
-        frame = frame[row_index]
+        series = dict(zip(names, frame[row_index].iter_columns()))
+        read = {}
     values: dict[str, np.ndarray] = {}
     levels: dict[str, tuple] = {}
-    for name in names:
-        values[name], lev = _convert(frame[name], name)
+    for name, column in series.items():
+        values[name], lev = _convert(column, dtypes[name], read.get(name), name)
         if lev is not None:
             levels[name] = lev
         _check_finite(values[name], name, row_index)
@@ -132,29 +138,36 @@ def _check_present(frame: nw.DataFrame, names: list[str]) -> None:
             raise DataError(f"column {name!r} not found in data{hint} Available columns: {shown}")
 
 
-def _missing(series: nw.Series) -> np.ndarray:
-    """Bool ``(n,)``: null values, and NaN in floating columns (which polars keeps apart)."""
+def _missing(series: nw.Series, dtype: nw.dtypes.DType, name: str,
+             read: dict[str, np.ndarray]) -> np.ndarray:
+    """Bool ``(n,)``: null values, and NaN in floating columns (which polars keeps apart); a
+    floating column's values are kept in ``read[name]``."""
     miss = np.asarray(series.is_null().to_numpy(), dtype=bool)
-    if series.dtype.is_float():
-        return miss | np.isnan(np.asarray(series.to_numpy(), dtype=np.float64))
+    if dtype.is_float():
+        read[name] = series.to_numpy()
+        return miss | np.isnan(np.asarray(read[name], dtype=np.float64))
     return miss
 
 
-def _convert(series: nw.Series, name: str) -> tuple[np.ndarray, tuple | None]:
-    """One column as ``(values, levels)``; ``levels`` is None for numeric and boolean columns."""
-    dtype = series.dtype
+def _convert(series: nw.Series, dtype: nw.dtypes.DType, raw: Any, name: str
+             ) -> tuple[np.ndarray, tuple | None]:
+    """One column as ``(values, levels)``; ``levels`` is None for numeric and boolean columns.
+    ``raw`` is ``series.to_numpy()`` when already read, else None."""
+    def values():
+        return series.to_numpy() if raw is None else raw
+
     if isinstance(dtype, nw.Enum):
-        return _codes(series.to_numpy(), list(dtype.categories))
+        return _codes(values(), list(dtype.categories))
     if isinstance(dtype, nw.Categorical) and not series.implementation.is_polars():
-        return _codes(series.to_numpy(), list(series.cat.get_categories().to_numpy()))
+        return _codes(values(), list(series.cat.get_categories().to_numpy()))
     if isinstance(dtype, (nw.String, nw.Categorical)):
-        return _codes(series.to_numpy(), None)
+        return _codes(values(), None)
     if isinstance(dtype, nw.Boolean):
-        return np.asarray(series.to_numpy(), dtype=bool), None
+        return np.asarray(values(), dtype=bool), None
     if dtype.is_integer():
-        return np.asarray(series.to_numpy(), dtype=np.int64), None
+        return np.asarray(values(), dtype=np.int64), None
     if dtype.is_numeric():
-        return np.asarray(series.to_numpy(), dtype=np.float64), None
+        return np.asarray(values(), dtype=np.float64), None
     raise DataError(
         f"column {name!r} has type {dtype}, which a model cannot use; "
         "convert it to a number, a string or a categorical first"

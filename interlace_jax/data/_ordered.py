@@ -71,7 +71,7 @@ def ordered_codes(data: Any, name: str, levels: Sequence | None = None
         categories = tuple(_plain(v) for v in series.dtype.categories)
     else:
         raise DataError(_how_to_order(name, _kind(series.dtype)))
-    missing = _missing(series)
+    missing = _missing(series, series.dtype, name, {})
     position = {c: float(i) for i, c in enumerate(categories)}
     seen, uniq = pd.factorize(np.asarray(series.to_numpy(), dtype=object)[~missing])
     uniq = [_plain(v) for v in uniq]

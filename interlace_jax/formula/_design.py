@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,19 @@ from ..data import Columns
 from ._formula_cache import cached_formula
 
 _LEVEL = re.compile(r"\[(?:T\.)?([^\[\]]*)\](?=:|$)")
-_BOOL_LEVELS = ["FALSE", "TRUE"]
+_BOOL_LEVELS = ("FALSE", "TRUE")
+
+
+def _categories(levels: tuple) -> pd.CategoricalDtype:
+    """The (immutable) pandas dtype of a factor with these levels, cached: building it checks
+    the levels, which cost a warm fit ~0.1-0.3 ms per factor. The key holds the levels' types
+    too, since equal levels of other types (1, 1.0, True) name columns differently."""
+    return _categories_of(tuple(map(type, levels)), levels)
+
+
+@lru_cache(maxsize=256)
+def _categories_of(types: tuple, levels: tuple) -> pd.CategoricalDtype:
+    return pd.CategoricalDtype(list(levels))
 
 
 def pandas_frame(columns: Columns) -> pd.DataFrame:
@@ -46,9 +59,10 @@ def pandas_frame(columns: Columns) -> pd.DataFrame:
     data: dict[str, object] = {}
     for name, values in columns.values.items():
         if name in columns.levels:
-            data[name] = pd.Categorical.from_codes(values, categories=list(columns.levels[name]))
+            data[name] = pd.Categorical.from_codes(values, dtype=_categories(columns.levels[name]))
         elif values.dtype == bool:
-            data[name] = pd.Categorical.from_codes(values.astype(np.int8), categories=_BOOL_LEVELS)
+            data[name] = pd.Categorical.from_codes(values.astype(np.int8),
+                                                   dtype=_categories(_BOOL_LEVELS))
         else:
             data[name] = values
     return pd.DataFrame(data, index=pd.RangeIndex(len(columns.row_index)))

@@ -229,7 +229,10 @@ def build_model_frame(
         offset_specs.append(spec)
     offset_arg = observation_vector(offset, "offset", columns)
     weights_arg = observation_vector(weights, "weights", columns, nonnegative=True)
-    terms = tuple(_random_term(bar, columns, frame) for bar in parsed.bars)
+    # a bar whose left side is written as the fixed part (``Days + (Days | Subject)``), or as
+    # another bar's, reuses that matrix instead of asking formulaic again
+    matrices = {parsed.fixed_rhs: (X_full, fixed_spec)}
+    terms = tuple(_random_term(bar, columns, frame, matrices) for bar in parsed.bars)
     for term in terms:
         check_term_sizes(term.label, term.group, len(term.levels), term.z.shape[1], n,
                          residual_variance)
@@ -336,12 +339,16 @@ def _numeric_expression(
     return matrix[:, 0], spec
 
 
-def _random_term(bar: BarSpec, columns: Columns, frame: pd.DataFrame) -> RandomTermData:
-    """Level codes and model matrix of one bar."""
+def _random_term(bar: BarSpec, columns: Columns, frame: pd.DataFrame,
+                 matrices: dict[str, tuple[np.ndarray, ModelSpec]]) -> RandomTermData:
+    """Level codes and model matrix of one bar; ``matrices`` holds the model matrices already
+    built on ``frame`` by right-hand side (the bar's is added)."""
     where = f"random-effects term {bar.label}"
     if bar.label != bar.source:
         where += f" from {bar.source!r}"
-    z, spec = model_matrix(bar.lhs, frame, where)
+    if bar.lhs not in matrices:
+        matrices[bar.lhs] = model_matrix(bar.lhs, frame, where)
+    z, spec = matrices[bar.lhs]
     if z.shape[1] == 0:
         raise FormulaError(f"{where} has no columns on the left of '|'")
     refs, levels = grouping_factor(bar.factors, columns)

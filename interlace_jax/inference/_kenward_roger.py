@@ -55,7 +55,7 @@ import numpy as np
 
 from interlace_jax.linalg import factorize
 from interlace_jax.models import LMMData, deviance_parts, forward_derivatives
-from interlace_jax.optim import QUICK_COMPILE
+from interlace_jax.optim import FEW_CALLS
 from interlace_jax.terms import lambda_blocks, n_theta, tril_positions
 
 #: Relative shift of a singular covariance block (see the module docstring).
@@ -132,7 +132,7 @@ def kr_derivatives(varpar: jax.Array, data: LMMData, shifts):
     return forward_derivatives(lambda v: kr_outputs(v, data, shifts), varpar)
 
 
-_kr_derivatives = jax.jit(kr_derivatives, compiler_options=QUICK_COMPILE)
+_kr_derivatives = jax.jit(kr_derivatives, compiler_options=FEW_CALLS)
 
 
 def design_scales(data: LMMData) -> list[np.ndarray]:

@@ -52,7 +52,7 @@ from interlace_jax.models import (
     lmm_solution,
     response_products,
 )
-from interlace_jax.optim import Status, minimize_newton_host
+from interlace_jax.optim import FEW_CALLS, Status, minimize_newton_host
 from interlace_jax.terms import ReTerm, lambda_blocks, theta_slices, tril_positions
 
 
@@ -114,11 +114,10 @@ def _value_grad_hessian(f: Callable) -> Callable:
 
 #: Compiled with XLA's cheapest backend settings: they compile about twice as fast, and each
 #: evaluation is a few small dense factorisations, whose speed hardly changes.
-_QUICK_COMPILE = {"xla_backend_optimization_level": 0}
-_var_value = jax.jit(profile_value, compiler_options=_QUICK_COMPILE)
-_var_vgh = jax.jit(_value_grad_hessian(profile_deviance), compiler_options=_QUICK_COMPILE)
-_fix_value = jax.jit(fixed_profile_value, compiler_options=_QUICK_COMPILE)
-_fix_vgh = jax.jit(_value_grad_hessian(fixed_profile_deviance), compiler_options=_QUICK_COMPILE)
+_var_value = jax.jit(profile_value, compiler_options=FEW_CALLS)
+_var_vgh = jax.jit(_value_grad_hessian(profile_deviance), compiler_options=FEW_CALLS)
+_fix_value = jax.jit(fixed_profile_value, compiler_options=FEW_CALLS)
+_fix_vgh = jax.jit(_value_grad_hessian(fixed_profile_deviance), compiler_options=FEW_CALLS)
 
 
 def profile_parameters(theta: np.ndarray, sigma: float, beta: np.ndarray,

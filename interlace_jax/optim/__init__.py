@@ -6,9 +6,9 @@ from interlace_jax.optim._checks import (
     rectify,
     rectify_host,
 )
+from interlace_jax.optim._compile_options import FEW_CALLS, LAPLACE_OBJECTIVE, accepted
 from interlace_jax.optim._fit_lmm import (
     OPTIMIZERS,
-    QUICK_COMPILE,
     LMMFitArrays,
     ThetaFit,
     fit_lmm_arrays,
@@ -25,13 +25,15 @@ from interlace_jax.optim._start import (
 )
 
 __all__ = [
+    "FEW_CALLS",
+    "LAPLACE_OBJECTIVE",
     "OPTIMIZERS",
-    "QUICK_COMPILE",
     "ConvergenceReport",
     "LMMFitArrays",
     "OptResult",
     "Status",
     "ThetaFit",
+    "accepted",
     "convergence_report",
     "fit_lmm_arrays",
     "fit_theta",

@@ -51,6 +51,7 @@ def rectify(
     *,
     xtol_zero: float = 1e-4,
     ftol_zero: float = 1e-7,
+    value: jax.Array | None = None,
 ) -> jax.Array:
     """Canonical signs, then exact zeros for negligible diagonal theta.
 
@@ -58,18 +59,25 @@ def rectify(
         theta: (n_theta,) optimum, computation order, possibly followed by unconstrained
             parameters (residual correlation), which are kept as they are.
         sizes: S_t of each term in computation order (static).
-        objective: theta -> scalar, the objective being minimised.
+        objective: theta -> scalar, the objective being minimised (called from one place in
+            the program, inside a loop over the diagonal entries).
+        value: the objective at theta when known (the signs do not change it).
     """
     theta = jnp.concatenate([_canonical_signs(theta, sizes), theta[_n_theta(sizes):]])
-    f_best = objective(theta)
-    for j in np.flatnonzero(diagonal_positions(sizes)):
+    f_best = objective(theta) if value is None else value
+    diagonal = np.flatnonzero(diagonal_positions(sizes))
+
+    def zero_if_negligible(i, carry):
+        theta, f_best = carry
+        j = jnp.asarray(diagonal)[i]
         small = jnp.abs(theta[j]) < xtol_zero
         trial = theta.at[j].set(0.0)
         f_trial = jax.lax.cond(small, objective, lambda _: jnp.inf * f_best, trial)
         accept = small & (f_trial <= f_best + ftol_zero)
-        theta = jnp.where(accept, trial, theta)
-        f_best = jnp.where(accept, jnp.minimum(f_trial, f_best), f_best)
-    return theta
+        return (jnp.where(accept, trial, theta),
+                jnp.where(accept, jnp.minimum(f_trial, f_best), f_best))
+
+    return jax.lax.fori_loop(0, diagonal.size, zero_if_negligible, (theta, f_best))[0]
 
 
 def rectify_host(

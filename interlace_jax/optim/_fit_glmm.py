@@ -33,6 +33,7 @@ from interlace_jax.optim._checks import (
     diagonal_positions,
     rectify_host,
 )
+from interlace_jax.optim._compile_options import LAPLACE_OBJECTIVE, accepted
 from interlace_jax.optim._newton import minimize_newton_host
 from interlace_jax.optim._result import Status
 
@@ -71,38 +72,18 @@ class GLMMFit:
         return self.status == Status.CONVERGED and self.report.ok
 
 
-#: XLA options for the Laplace objectives: XLA:CPU's older loop emitters and LLVM's cheaper
-#: pipeline. Measured on the project machine (first fit in a process, JIT included / warm fit):
-#: soup clmm 11.6 s -> 5.1-7.2 s / 0.44 s -> 0.46 s, VerbAgg glmer 10.0 s -> 5.8-6.7 s / 0.76 s
-#: -> 0.77-1.06 s. Optimisation level 0 would compile faster still (soup 3.7 s, VerbAgg 5.1 s)
-#: but double the warm fits (0.94 s, 2.6 s).
-QUICK_COMPILE = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 1,
-                 "xla_llvm_disable_expensive_passes": True}
-
-
-@lru_cache(maxsize=1)
-def compile_options() -> dict:
-    """QUICK_COMPILE when this jaxlib accepts it (the names are XLA debug options, which may
-    change), else no options."""
-    try:
-        jax.jit(lambda v: v + 1.0, compiler_options=QUICK_COMPILE)(1.0)
-    except Exception:  # an unknown option: compile with the defaults
-        return {}
-    return dict(QUICK_COMPILE)
-
-
 @lru_cache(maxsize=32)
 def _compiled(objective: Callable) -> tuple[Callable, Callable]:
     """Jitted ``(x, data, u0) -> ((deviance, mode), gradient)`` and ``(x, data, u0) ->
     (value, gradient, Hessian)`` of an objective (cached per objective, so a second fit of the
     same structure compiles nothing; the second is compiled only when first called)."""
     value_and_grad = jax.jit(jax.value_and_grad(objective, has_aux=True),
-                             compiler_options=compile_options())
+                             compiler_options=accepted(LAPLACE_OBJECTIVE))
 
     def derivatives(x, data, u0):
         return forward_derivatives(lambda z: objective(z, data, u0)[0], x)
 
-    return value_and_grad, jax.jit(derivatives, compiler_options=compile_options())
+    return value_and_grad, jax.jit(derivatives, compiler_options=accepted(LAPLACE_OBJECTIVE))
 
 
 class _Evaluator:

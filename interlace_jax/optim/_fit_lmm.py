@@ -2,9 +2,11 @@
 
 Two paths share the objective and the Newton iteration:
 
-* :func:`fit_theta`, used by :func:`interlace_jax.fit` for one model: the optimizer loop runs on
-  the host around two compiled functions (the objective, and its exact derivatives from
-  :func:`~interlace_jax.models.lmm_derivatives`), so a new model structure compiles quickly.
+* :func:`fit_theta`, used by :func:`interlace_jax.fit` for one model. With "newton" the whole
+  fit (choice of start, iteration, rectification, exact derivatives from
+  :func:`~interlace_jax.models.lmm_derivatives` and the solution at the optimum) is one
+  compiled program holding one copy of the derivatives, so a warm fit is a single dispatch;
+  the other optimizers run on the host around the compiled objective (and gradient).
 * :func:`fit_lmm_arrays`: the whole fit, from theta0 to beta, sigma and the conditional modes,
   as one jitted function, for batches of fits under ``jax.vmap`` (bootstrap, many responses).
 
@@ -24,6 +26,7 @@ from functools import partial
 from typing import Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from interlace_jax._errors import ModelError
@@ -43,8 +46,10 @@ from interlace_jax.optim._checks import (
     rectify,
     rectify_host,
 )
+from interlace_jax.optim._compile_options import FEW_CALLS
+from interlace_jax.optim._host_jit import host_jit
 from interlace_jax.optim._minimize import minimize_lbfgs
-from interlace_jax.optim._newton import minimize_newton, minimize_newton_host
+from interlace_jax.optim._newton import minimize_newton, minimize_newton_finished
 from interlace_jax.optim._result import OptResult, Status
 
 JAX_OPTIMIZERS: dict[str, Callable] = {"newton": minimize_newton, "lbfgs": minimize_lbfgs}
@@ -91,29 +96,44 @@ def fit_lmm_arrays(
     return LMMFitArrays(opt, theta, lmm_solution(theta, data, reml))
 
 
-#: Functions evaluated only a few times per fit compile with XLA's cheapest backend settings
-#: (about 40% less compile time, a few percent slower to run).
-QUICK_COMPILE = {"xla_backend_optimization_level": 0}
 _value = jax.jit(lmm_deviance, static_argnames=("reml",))
 _value_and_grad = jax.jit(jax.value_and_grad(lmm_deviance), static_argnames=("reml",))
 _derivatives = jax.jit(lmm_derivatives, static_argnames=("reml",),
-                       compiler_options=QUICK_COMPILE)
-_solution = jax.jit(lmm_solution, static_argnames=("reml",), compiler_options=QUICK_COMPILE)
+                       compiler_options=FEW_CALLS)
+_solution = jax.jit(lmm_solution, static_argnames=("reml",),
+                    compiler_options=FEW_CALLS)
 _lbfgs = jax.jit(
     lambda theta0, data, reml: minimize_lbfgs(lambda th: lmm_deviance(th, data, reml), theta0),
     static_argnames=("reml",),
 )
 
 
-def _newton(data: LMMData, reml: bool, theta0: np.ndarray):
-    def value_grad_hessian(th):
-        d = _derivatives(th, data, reml)
-        return d.value, d.gradient, d.hessian
+#: iteration limit of the Newton optimizer in :func:`fit_theta`
+NEWTON_MAX_STEPS = 100
 
-    x, status, steps, f0 = minimize_newton_host(
-        lambda th: _value(th, data, reml), value_grad_hessian, theta0
-    )
-    return x, status, steps, f0
+
+def _newton_fit(candidates: jax.Array, data: LMMData, reml: bool, max_steps: int):
+    """The "newton" fit as one compiled program: the best of the candidate starts (m, k),
+    the Newton iteration, rectification, and the derivatives and solution at the optimum.
+    Returns (OptResult, LMMDerivatives, LMMSolution)."""
+
+    def objective(th):
+        return lmm_deviance(th, data, reml)
+
+    def derivatives(th):
+        d = lmm_derivatives(th, data, reml)
+        return d.value, d.gradient, d.hessian, d
+
+    start = candidates[jnp.argmin(jax.lax.map(objective, candidates))]
+    opt, derivs = minimize_newton_finished(
+        objective, derivatives, lambda x, f: rectify(x, _sizes(data), objective, value=f), start,
+        max_steps=max_steps)
+    return opt, derivs, lmm_solution(opt.x, data, reml)
+
+
+#: Compiled with XLA's default optimisation: 3-4x faster to run than with FEW_CALLS, for
+#: about 1 s more compilation on the first fit of a structure (sleepstudy).
+_newton_fit_host = host_jit(_newton_fit, static_argnames=("reml", "max_steps"))
 
 
 def _optax_lbfgs(data: LMMData, reml: bool, theta0: np.ndarray):
@@ -175,9 +195,10 @@ def _cobyqa(data: LMMData, reml: bool, theta0: np.ndarray):
     return res.x, _scipy_status(res, res.nfev >= 20000), int(res.nfev), fun(theta0)
 
 
-_OPTIMIZERS = {"newton": _newton, "lbfgs": _optax_lbfgs, "lbfgsb": _scipy_lbfgsb,
-               "cobyqa": _cobyqa, "bobyqa": _bobyqa}
-OPTIMIZERS = ("auto", *_OPTIMIZERS)
+#: the optimizers driven from the host (their objective and gradient are compiled functions)
+_HOST_OPTIMIZERS = {"lbfgs": _optax_lbfgs, "lbfgsb": _scipy_lbfgsb, "cobyqa": _cobyqa,
+                    "bobyqa": _bobyqa}
+OPTIMIZERS = ("auto", "newton", *_HOST_OPTIMIZERS)
 #: Above this size of the dense block (rows), "auto" avoids exact second derivatives.
 LARGE_DENSE_BLOCK = 400
 
@@ -241,20 +262,25 @@ def fit_theta(
     large = is_large(data)
     if optimizer == "auto":
         optimizer = "cobyqa" if large else "newton"
-    if optimizer not in _OPTIMIZERS:
+    if optimizer not in OPTIMIZERS[1:]:
         names = ", ".join(repr(k) for k in OPTIMIZERS)
         raise ModelError(f"unknown optimizer {optimizer!r}; choose one of {names}")
-    sizes = _sizes(data)
     candidates = np.atleast_2d(np.asarray(theta0, dtype=np.float64))
-    start = candidates[np.argmin([float(_value(c, data, reml)) for c in candidates])]
-    x, status, n_steps, f_initial = _OPTIMIZERS[optimizer](data, reml, start)
-    theta = rectify_host(x, sizes, lambda th: float(_value(th, data, reml)))
-    exact = optimizer == "newton" or not large
-    if exact:
-        derivs = jax.device_get(_derivatives(theta, data, reml))
+    if optimizer == "newton":
+        opt, derivs, solution = _newton_fit_host(candidates, data, reml=reml,
+                                                 max_steps=NEWTON_MAX_STEPS)
+        theta, status = np.asarray(opt.x), Status(int(opt.status))
+        n_steps, f_initial = int(opt.n_steps), float(opt.fun_initial)
     else:
-        derivs = lmm_derivatives_fd(theta, data, reml)
-    solution = jax.device_get(_solution(theta, data, reml))
+        start = candidates[np.argmin([float(_value(c, data, reml)) for c in candidates])]
+        x, status, n_steps, f_initial = _HOST_OPTIMIZERS[optimizer](data, reml, start)
+        theta = rectify_host(x, _sizes(data), lambda th: float(_value(th, data, reml)))
+        if large:
+            derivs = lmm_derivatives_fd(theta, data, reml)
+        else:
+            derivs = jax.device_get(_derivatives(theta, data, reml))
+        solution = jax.device_get(_solution(theta, data, reml))
+    exact = optimizer == "newton" or not large
     boundary = bounded_positions(data) & (theta == 0.0)
     report = convergence_report(np.asarray(derivs.gradient), np.asarray(derivs.hessian),
                                 boundary)

@@ -94,14 +94,15 @@ def _backtrack(fun, x, f, g, d, max_halvings: int, fnoise: float):
 
     def cond(c):
         t, f_try, k = c
-        return ~_sufficient(f_try, f, t, slope, fnoise) & (k < max_halvings)
+        return (k == 0) | (~_sufficient(f_try, f, t, slope, fnoise) & (k <= max_halvings))
 
     def body(c):
         t, _, k = c
-        t = 0.5 * t
+        t = jnp.where(k == 0, 1.0, 0.5 * t)
         return t, fun(x + t * d), k + 1
 
-    t, f_try, k = jax.lax.while_loop(cond, body, (1.0, fun(x + d), 0))
+    # one call site of fun (each one is compiled): the first pass tries the full step
+    t, f_try, k = jax.lax.while_loop(cond, body, (1.0, f, 0))
     ok = _sufficient(f_try, f, t, slope, fnoise)
     return jnp.where(ok, x + t * d, x), jnp.where(ok, f_try, f), ok
 
@@ -168,6 +169,98 @@ def minimize_newton(
         ),
     ).astype(jnp.int32)
     return OptResult(x=x, fun=f, grad=g, n_steps=step, status=status, fun_initial=f0)
+
+
+def _lapack_direction(g: jax.Array, h: jax.Array, eps: float) -> jax.Array:
+    """The host's saddle-free direction, compiled (LAPACK's eigh, as numpy): one fit, no vmap."""
+    evals, evecs = jnp.linalg.eigh(0.5 * (h + h.T))
+    scale = jnp.maximum(jnp.max(jnp.abs(evals)), 1e-12)
+    evals = jnp.maximum(jnp.abs(evals), eps * scale)
+    return -evecs @ ((evecs.T @ g) / evals)
+
+
+#: status of an iteration that has not stopped yet (never returned)
+_RUNNING = -1
+
+
+def minimize_newton_finished(
+    fun: Callable[[jax.Array], jax.Array],
+    derivatives: Callable[[jax.Array], tuple],
+    finish: Callable[[jax.Array, jax.Array], jax.Array],
+    x0: jax.Array,
+    *,
+    max_steps: int = 100,
+    gtol: float = 1e-8,
+    dtol: float = 1e-15,
+    eps: float = 1e-8,
+    max_halvings: int = 40,
+    fnoise: float = 1e-11,
+) -> tuple[OptResult, object]:
+    """The iteration of :func:`minimize_newton_host` as one compiled loop, then ``finish``.
+
+    For one fit (not vmapped): the whole optimisation is a single dispatch. When the iteration
+    stops, one more pass of the same loop body applies ``finish`` to x (rectification) and,
+    when that moves x, evaluates the derivatives there, so the program holds one copy of
+    ``derivatives`` (the costly part to compile) however the fit ends.
+
+    Args:
+        fun: x (n,) -> scalar objective (line search).
+        derivatives: x (n,) -> (f, gradient (n,), Hessian (n, n), aux), aux any pytree (the
+            caller's full set of derivatives at x).
+        finish: (x (n,), f) -> x (n,), applied once at the end (f is fun at x).
+        x0: (n,) start. Tolerances as in :func:`minimize_newton`.
+
+    Returns:
+        ``(opt, aux)``: the OptResult (``x`` is the finished point, ``fun`` and ``grad`` are
+        at it; ``status`` and ``n_steps`` describe the iteration before ``finish``) and
+        ``aux`` at ``x``.
+    """
+    def status_of(f, g, h, d, step, ok):
+        finite = jnp.isfinite(f) & jnp.all(jnp.isfinite(g)) & jnp.all(jnp.isfinite(h))
+        converged = (jnp.max(jnp.abs(g)) <= gtol) | (
+            -(g @ d) <= dtol * jnp.maximum(1.0, jnp.abs(f)))
+        return jnp.where(~finite, Status.NONFINITE, jnp.where(
+            converged, Status.CONVERGED, jnp.where(
+                step >= max_steps, Status.MAX_STEPS, jnp.where(
+                    ok, _RUNNING, Status.STALLED)))).astype(jnp.int32)
+
+    def cond(c):
+        return c["status"] == _RUNNING
+
+    def body(c):
+        status = jnp.where(c["fresh"], _RUNNING,
+                           status_of(c["f"], c["g"], c["h"], c["d"], c["step"], c["ok"]))
+        running = status == _RUNNING
+        stepping = running & ~c["fresh"]
+
+        def newton_step(_):
+            x_new, _, ok = _backtrack(fun, c["x"], c["f"], c["g"], c["d"], max_halvings,
+                                      fnoise)
+            return x_new, ok
+
+        x_new, ok = jax.lax.switch(
+            jnp.where(c["fresh"], 0, jnp.where(running, 1, 2)),
+            [lambda _: (c["x"], c["ok"]), newton_step, lambda _: (finish(c["x"], c["f"]), c["ok"])],
+            None)
+        f, g, h, aux = jax.lax.cond(
+            c["fresh"] | jnp.any(x_new != c["x"]), lambda _: derivatives(x_new),
+            lambda _: (c["f"], c["g"], c["h"], c["aux"]), None)
+        return dict(x=x_new, f=f, g=g, h=h, aux=aux, d=_lapack_direction(g, h, eps),
+                    step=c["step"] + (stepping & ok), ok=ok, status=status,
+                    fresh=jnp.asarray(False), f_initial=jnp.where(c["fresh"], f, c["f_initial"]))
+
+    # the first pass of the loop evaluates the derivatives at x0 (no copy outside the loop);
+    # as a jitted function, its trace for the shapes below is reused in the loop
+    derivatives = jax.jit(derivatives)
+    f0, g0, h0, aux0 = jax.tree_util.tree_map(
+        lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(derivatives, x0))
+    start = dict(x=x0, f=f0, g=g0, h=h0, aux=aux0, d=jnp.zeros_like(g0), step=jnp.asarray(0),
+                 ok=jnp.asarray(True), status=jnp.asarray(_RUNNING, jnp.int32),
+                 fresh=jnp.asarray(True), f_initial=f0)
+    c = jax.lax.while_loop(cond, body, start)
+    opt = OptResult(x=c["x"], fun=c["f"], grad=c["g"], n_steps=c["step"], status=c["status"],
+                    fun_initial=c["f_initial"])
+    return opt, c["aux"]
 
 
 def minimize_newton_host(

@@ -15,6 +15,7 @@ from interlace_jax.formula import ModelFrame, model_matrices_for
 from interlace_jax.inference import (
     ConditionalCovariance,
     KenwardRoger,
+    coefficient_df,
     kr_ddf,
     varpar_covariance,
 )
@@ -77,7 +78,6 @@ class LMMResult(FitStatistics):
         reml: bool,
         df_method: str,
         data_name: str | None = None,
-        df_values: np.ndarray | None = None,
         kenward_roger: KenwardRoger | None = None,
         correlation=None,
     ):
@@ -92,7 +92,6 @@ class LMMResult(FitStatistics):
         self.df_method = df_method
         self.data_name = data_name
         self._solution = theta_fit.solution
-        self._df_values = df_values
         self._profiles: dict[float, pd.DataFrame] = {}
         self._ml_refit: LMMResult | None = None
         if kenward_roger is not None:
@@ -196,8 +195,8 @@ class LMMResult(FitStatistics):
             values = np.full(p, float(self.nobs - p))
         elif self.df_method == "kenward-roger":
             values = np.array([kr_ddf(row, self.kenward_roger)[0] for row in np.eye(p)])
-        else:
-            values = np.asarray(self._df_values)
+        else:  # Satterthwaite's, computed on first use (not at fit time)
+            values = coefficient_df(self.theta_fit.derivatives, self.sigma)
         return pd.Series(values, index=self.fe_params.index, name="df")
 
     @property
