@@ -18,12 +18,16 @@ from interlace_jax.models._cox_laplace import (
     theta_all,
     zero_start,
 )
+from interlace_jax.optim import FEW_CALLS
 from interlace_jax.optim._fit_cox import fit_cox
 from interlace_jax.results._coxme_result import CoxmeResult, CoxTerm
 from interlace_jax.terms import ReTerm, diagonal_mask, n_theta, tril_positions
 
 #: coxme's default ``sparse``: a random intercept with at least this many levels ...
 SPARSE_DEFAULT = (50, 0.02)  # ... of which those holding at most this fraction of the rows
+
+#: Evaluated once per fit: compiled for compile time.
+_mode_summary = jax.jit(mode_summary, compiler_options=FEW_CALLS)
 
 
 def coxme_group(term: RandomTermData) -> tuple[str, tuple[str, ...]]:
@@ -182,7 +186,7 @@ def coxme(
         free = model.layout.free_terms
         fit, mode = fit_cox(model, cox_laplace_deviance, tuple(terms[t].size for t in free),
                             zero_start(model), optimizer, scales=_start_scales(terms, free))
-        summary = jax.device_get(jax.jit(mode_summary)(fit.x, model, mode))
+        summary = jax.device_get(_mode_summary(fit.x, model, mode))
         theta = np.asarray(theta_all(np.asarray(fit.x, dtype=float), model))
     result = CoxmeResult(formula=formula, frame=frame, survival=surv, data=model,
                          terms=cox_terms, fit=fit, theta=theta, mode=mode, summary=summary,
