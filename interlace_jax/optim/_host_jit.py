@@ -27,8 +27,12 @@ def _signature(leaf: Any) -> Any:
     return (type(leaf), leaf)
 
 
-def host_jit(fn: Callable, *, static_argnames: tuple[str, ...] = ()) -> Callable:
+def host_jit(fn: Callable, *, static_argnames: tuple[str, ...] = (),
+             compiler_options: Callable[[], dict] | None = None) -> Callable:
     """``jax.jit(fn, static_argnames=...)`` returning numpy arrays, copied in one piece.
+
+    ``compiler_options``, if given, is called on the first call (not at import, which would start
+    JAX's backend) for the XLA options of the packed function.
 
     The output layout (tree structure, shapes, dtypes) is recorded when the packed function
     is traced for a new signature of the arguments, and kept.
@@ -41,8 +45,13 @@ def host_jit(fn: Callable, *, static_argnames: tuple[str, ...] = ()) -> Callable
         traced.layout = (tree, [(leaf.shape, leaf.dtype) for leaf in leaves])
         return jnp.concatenate([jnp.ravel(leaf).astype(jnp.float64) for leaf in leaves])
 
-    packed = jax.jit(packed_fn, static_argnames=static_argnames)
     shapes_of = jax.jit(fn, static_argnames=static_argnames).eval_shape
+
+    @functools.lru_cache(maxsize=1)
+    def compiled():
+        options = {} if compiler_options is None else compiler_options()
+        return jax.jit(packed_fn, static_argnames=static_argnames, compiler_options=options)
+
     layouts: dict[Any, tuple] = {}
 
     @functools.wraps(fn)
@@ -51,7 +60,7 @@ def host_jit(fn: Callable, *, static_argnames: tuple[str, ...] = ()) -> Callable
         key = (treedef, tuple(_signature(leaf) for leaf in leaves))
         layout = layouts.get(key)
         traced.layout = None
-        flat = np.asarray(packed(*args, **kwargs))
+        flat = np.asarray(compiled()(*args, **kwargs))
         if layout is None:
             layout = traced.layout
             if layout is None:  # jax reused a trace made for another key: trace fn alone
