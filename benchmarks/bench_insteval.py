@@ -44,6 +44,7 @@ def main() -> None:
     t_normal = time.perf_counter() - t0
     t0 = time.perf_counter()
     reml = ij.fit(FORMULA, data)
+    reml.pvalues  # the df are computed when first asked for
     t_satt = time.perf_counter() - t0
     print(f"Satterthwaite df for all {len(reml.fe_params)} coefficients (REML): warm fit "
           f"{t_satt:.2f} s with them, {t_normal:.2f} s without: {t_satt - t_normal:.2f} s; "

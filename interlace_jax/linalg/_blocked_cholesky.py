@@ -116,23 +116,26 @@ def factorize(lams: list, design, response, plan: BlockPlan) -> BlockedFactor:
     zz = zz + jnp.eye(q, dtype=zz.dtype)
     zxy = jnp.concatenate([design.arx, response.yr[:, None]], axis=1)
     zxy = scale_rest_rows(zxy, lams_rest, plan)
-    base = jnp.block([[zz, zxy], [zxy.T, xyxy]])
     if plan.dense_coupling:
-        dense = base - _dense_gram(coupling, first_xy, design, plan)
+        dense = jnp.block([[zz, zxy], [zxy.T, xyxy]])
+        dense = dense - _dense_gram(coupling, first_xy, design, plan)
         return BlockedFactor(l11, coupling, first_xy, cholesky(dense, plan.lapack))
+    # Sparse pair products: each update is subtracted from its part before the parts are
+    # assembled (assembling [base] and [update] first and subtracting doubled InstEval's
+    # evaluation time, 35 -> 72 ms).
     products = jnp.sum(coupling[design.pair_a] * coupling[design.pair_b], axis=1)
     half = jax.ops.segment_sum(
         products, design.pair_target, num_segments=q * q, indices_are_sorted=True
     ).reshape(q, q)
-    zz_update = half + half.T - jnp.diag(jnp.diagonal(half))
-    zxy_update = jax.ops.segment_sum(
+    zz = zz - (half + half.T - jnp.diag(jnp.diagonal(half)))
+    zxy = zxy - jax.ops.segment_sum(
         jnp.einsum("rs,rsm->rm", coupling, first_xy[design.scalar_first]),
         design.scalar_row,
         num_segments=q,
     )
-    xyxy_update = jnp.einsum("ksa,ksb->ab", first_xy, first_xy)
-    update = jnp.block([[zz_update, zxy_update], [zxy_update.T, xyxy_update]])
-    return BlockedFactor(l11, coupling, first_xy, cholesky(base - update, plan.lapack))
+    xyxy = xyxy - jnp.einsum("ksa,ksb->ab", first_xy, first_xy)
+    dense = jnp.block([[zz, zxy], [zxy.T, xyxy]])
+    return BlockedFactor(l11, coupling, first_xy, cholesky(dense, plan.lapack))
 
 
 def _dense_gram(coupling, first_xy, design, plan: BlockPlan) -> jnp.ndarray:
