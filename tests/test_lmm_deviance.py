@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from helpers import dense_deviance, random_term
 
+import interlace_jax as ij
 from interlace_jax.models import lmm_data, lmm_derivatives, lmm_deviance
 from interlace_jax.optim import Status, fit_lmm_arrays, fit_theta
 
@@ -144,6 +145,27 @@ def test_auto_optimizer_takes_the_large_model_path_when_the_dense_block_is_big(r
     assert not large.exact_derivatives and large.converged
     assert large.objective <= exact.objective + 1e-6
     np.testing.assert_allclose(large.theta, exact.theta, atol=1e-4)
+
+
+def test_satterthwaite_df_on_the_large_model_path_use_exact_derivatives(monkeypatch):
+    """The large path checks convergence by finite differences, but Satterthwaite's df are
+    computed from exact autodiff derivatives at its optimum (as on the Newton path)."""
+    from interlace_jax.optim import _fit_lmm
+
+    data = ij.datasets.load("sleepstudy")
+    formula = "Reaction ~ Days + (Days | Subject)"
+    newton = ij.fit(formula, data)
+    monkeypatch.setattr(_fit_lmm, "LARGE_DENSE_BLOCK", 0)
+    large = ij.fit(formula, data)
+    assert large.theta_fit.optimizer == "cobyqa" and not large.theta_fit.exact_derivatives
+    with ij.x64():
+        exact = lmm_derivatives(jnp.asarray(large.theta_fit.theta), large._data, True)
+    used = large._exact_derivatives
+    np.testing.assert_allclose(used.hessian, exact.hessian, rtol=1e-10)
+    np.testing.assert_allclose(used.cov_unscaled_jacobian, exact.cov_unscaled_jacobian,
+                               rtol=1e-10, atol=1e-12)
+    assert np.max(np.abs(large.theta_fit.hessian - exact.hessian)) > 1e-8  # differences
+    np.testing.assert_allclose(large.fe_df, newton.fe_df, rtol=1e-4)
 
 
 def test_dense_coupling_update_equals_sparse_pair_products(rng):

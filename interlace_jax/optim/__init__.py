@@ -11,6 +11,7 @@ from interlace_jax.optim._fit_lmm import (
     OPTIMIZERS,
     LMMFitArrays,
     ThetaFit,
+    exact_derivatives,
     fit_lmm_arrays,
     fit_theta,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "Status",
     "ThetaFit",
     "accepted",
+    "exact_derivatives",
     "convergence_report",
     "fit_lmm_arrays",
     "fit_theta",

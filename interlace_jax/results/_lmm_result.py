@@ -21,7 +21,7 @@ from interlace_jax.inference import (
 )
 from interlace_jax.inference import kenward_roger as kenward_roger_at
 from interlace_jax.models import LMMData
-from interlace_jax.optim import Status, ThetaFit
+from interlace_jax.optim import Status, ThetaFit, exact_derivatives
 from interlace_jax.results._convergence import ConvergenceCheck, convergence_check
 from interlace_jax.results._df_methods import DF_METHODS, check_df_method
 from interlace_jax.results._effects import (
@@ -177,9 +177,16 @@ class LMMResult(FitStatistics):
             return kenward_roger_at(self.theta, self.sigma, self._data)
 
     @cached_property
+    def _exact_derivatives(self):
+        """Exact autodiff derivatives at the optimum for Satterthwaite's df (the fit's own,
+        or computed now when its checks used finite differences)."""
+        with x64():
+            return exact_derivatives(self.theta_fit, self._data, self.reml)
+
+    @cached_property
     def _varpar_covariance(self) -> tuple[np.ndarray, np.ndarray]:
         """Satterthwaite's (A, J): covariance of (theta, sigma) and the Jacobian of vcov(beta)."""
-        return varpar_covariance(self.theta_fit.derivatives, self.sigma)
+        return varpar_covariance(self._exact_derivatives, self.sigma)
 
     @property
     def tvalues(self) -> pd.Series:
@@ -196,7 +203,7 @@ class LMMResult(FitStatistics):
         elif self.df_method == "kenward-roger":
             values = np.array([kr_ddf(row, self.kenward_roger)[0] for row in np.eye(p)])
         else:  # Satterthwaite's, computed on first use (not at fit time)
-            values = coefficient_df(self.theta_fit.derivatives, self.sigma)
+            values = coefficient_df(self._exact_derivatives, self.sigma)
         return pd.Series(values, index=self.fe_params.index, name="df")
 
     @property

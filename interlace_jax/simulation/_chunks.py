@@ -4,17 +4,31 @@ The function is vmapped and jitted once; the inputs are cut into chunks of a fix
 last one padded by repeating its final input and trimmed afterwards), so every chunk reuses the
 same compiled code and memory stays bounded by the chunk. Results depend only on each input
 (for simulation: on each replicate's own random key), never on the chunk size.
+
+One vmapped chunk of small fits runs on a single CPU core (its operations are too small for
+XLA's intra-op threads), so chunks are run concurrently from a few host threads, one per core
+(JAX releases the GIL while a compiled program runs). The batched programs are LAPACK-free
+(see :mod:`interlace_jax.linalg._dense_kernels`), so concurrent chunks cannot contend for
+LAPACK's worker pool. On the sleepstudy bootstrap (2 cores) this took 0.51-0.55 ms per
+replicate down to 0.31-0.32 ms.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache, partial
 from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from interlace_jax._x64 import x64
+
+#: most chunks in flight at once (each holds one chunk's memory)
+MAX_CONCURRENT_CHUNKS = 8
 
 
 class Progress:
@@ -70,16 +84,38 @@ def run_in_chunks(fn: Callable, inputs: Any, shared: Any, *, static: dict | None
     n = jax.tree_util.tree_leaves(inputs)[0].shape[0]
     chunk = max(1, min(int(chunk_size), n))
     batched = _batched(fn, tuple(sorted((static or {}).items())))
-    bar = Progress(n, progress, desc)
-    pieces = []
-    try:
-        for start in range(0, n, chunk):
+    starts = range(0, n, chunk)
+
+    def run_chunk(start: int):
+        with x64():  # x64 is a thread-local context: enter it in the worker thread too
             stop = min(start + chunk, n)
             index = jnp.minimum(jnp.arange(start, start + chunk), n - 1)
             part = jax.tree_util.tree_map(lambda a: a[index], inputs)
             out = jax.device_get(batched(part, shared))
-            pieces.append(jax.tree_util.tree_map(lambda a: np.asarray(a)[: stop - start], out))
-            bar.update(stop - start)
+            return jax.tree_util.tree_map(lambda a: np.asarray(a)[: stop - start], out)
+
+    bar = Progress(n, progress, desc)
+    pieces = []
+
+    def collect(piece) -> None:
+        pieces.append(piece)
+        bar.update(jax.tree_util.tree_leaves(piece)[0].shape[0])
+
+    try:
+        collect(run_chunk(starts[0]))  # alone: a first call compiles once, not once per thread
+        with ThreadPoolExecutor(max_workers=_concurrent_chunks(len(starts) - 1)) as pool:
+            for piece in pool.map(run_chunk, starts[1:]):  # in input order
+                collect(piece)
     finally:
         bar.close()
     return jax.tree_util.tree_map(lambda *a: np.concatenate(a, axis=0), *pieces)
+
+
+def _concurrent_chunks(n_chunks: int) -> int:
+    """Chunks run at once: one per CPU core available to this process, at most
+    MAX_CONCURRENT_CHUNKS and at most the number of chunks."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(n_chunks, cores, MAX_CONCURRENT_CHUNKS))
