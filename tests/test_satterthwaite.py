@@ -4,7 +4,7 @@ relative noise) and stops its optimizer at lme4's tolerance, so 1e-3 relative is
 
 At lme4's optimum (the fixture's theta and sigma) df, t and p reproduce lmerTest to the
 tolerances below (measured: df 1.7e-8, t 4e-11, p 2e-7, log p 2.2e-9, all relative). At our
-own optimum, which differs from lme4's in theta by up to 1e-3 (our objective is lower), the
+own optimum, which differs from lme4's in theta by about 1e-3 (our objective is lower), the
 p-values are compared at 5e-3."""
 
 from __future__ import annotations
