@@ -1,4 +1,4 @@
-"""Inference for fitted models from their derivatives: Satterthwaite and Kenward-Roger
+"""Inference for fitted models from exact derivatives: Satterthwaite and Kenward-Roger
 denominator df, tests of linear hypotheses and the hypotheses of anova tables, estimated
 marginal means with their contrasts and multiplicity adjustments."""
 

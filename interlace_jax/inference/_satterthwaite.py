@@ -1,4 +1,4 @@
-r"""Satterthwaite denominator degrees of freedom from the fit's derivatives (lmerTest's method).
+r"""Satterthwaite denominator degrees of freedom from exact derivatives (lmerTest's method).
 
 The variance parameters are ``varpar = (theta, sigma)``. Their asymptotic covariance is
 ``A = 2 H^{-1}`` with ``H`` the Hessian of the (RE)ML deviance as a function of varpar (beta
@@ -12,10 +12,9 @@ profiled, sigma not):
 .. math::  \text{df} = \frac{2 v^2}{\nabla v' A \nabla v}
 
 lmerTest obtains ``H`` and ``\nabla v`` by finite differences (numDeriv). Here they are assembled
-from :class:`~interlace_jax.models.LMMDerivatives` (exact, from autodiff, except for large
-models fitted without Newton, whose fit holds central differences of the exact outputs:
-:func:`~interlace_jax.models.lmm_derivatives_fd`), using that the profiled objective is
-``f = nu (1 + log(2 pi r^2 / nu)) + log|L|^2``, so that ``(log|L|^2)'' = f'' - nu (log r^2)''``.
+exactly from :class:`~interlace_jax.models.LMMDerivatives` (autodiff), using that the profiled
+objective is ``f = nu (1 + log(2 pi r^2 / nu)) + log|L|^2``, so that
+``(log|L|^2)'' = f'' - nu (log r^2)''``.
 """
 
 from __future__ import annotations
