@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
@@ -20,7 +19,7 @@ from interlace_jax._x64 import x64
 from interlace_jax.optim import Status
 from interlace_jax.results import GLMMResult
 from interlace_jax.simulation._bootstrap_glmm import bootstrap_glmm
-from interlace_jax.simulation._chunks import run_in_chunks
+from interlace_jax.simulation._chunks import replicate_keys, run_in_chunks
 from interlace_jax.simulation._from_result import model_of, params_of
 from interlace_jax.simulation._replicate import converged, draw_response, refit, sd_cor
 from interlace_jax.simulation._simulate import check_count
@@ -148,7 +147,7 @@ def bootstrap(result, nsim: int, *, seed: int = 0, statistic: Callable | None = 
         model = model_of(result)
         params = params_of(result)
         observed_sdcor = np.asarray(sd_cor(params.theta, params.sigma, model.plan))
-        keys = jax.random.split(jax.random.key(int(seed)), nsim)
+        keys = replicate_keys(seed, nsim)
         out = run_in_chunks(_replicate, keys, (params, model),
                             static=dict(reml=result.reml, statistic=statistic),
                             chunk_size=chunk_size, progress=progress, desc="bootstrap")

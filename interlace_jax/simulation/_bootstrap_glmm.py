@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
@@ -21,7 +20,7 @@ from interlace_jax.models._laplace import zero_effects
 from interlace_jax.models._params import split_params
 from interlace_jax.optim import Status, minimize_newton
 from interlace_jax.results._names import variance_parameter_names
-from interlace_jax.simulation._chunks import run_in_chunks
+from interlace_jax.simulation._chunks import replicate_keys, run_in_chunks
 from interlace_jax.simulation._replicate import sd_cor
 from interlace_jax.simulation._simulate_glmm import draw_glmm_response
 
@@ -54,7 +53,7 @@ def bootstrap_glmm(result, nsim: int, seed: int, chunk_size: int, progress: bool
     lapack_free = with_plan(data, dataclasses.replace(data.plan, lapack=False))
     objective = objective_for(result.n_agq, result._terms)
     x_hat = jnp.asarray(result.fit.x)
-    keys = jax.random.split(jax.random.key(int(seed)), nsim)
+    keys = replicate_keys(seed, nsim)
     out = run_in_chunks(_replicate, keys, (x_hat, lapack_free), static=dict(objective=objective),
                         chunk_size=chunk_size, progress=progress, desc="bootstrap")
     names = list(variance_parameter_names([t.group for t in result._terms],

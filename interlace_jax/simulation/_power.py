@@ -21,7 +21,7 @@ from interlace_jax._x64 import x64
 from interlace_jax.data import n_rows, with_columns, with_group_count
 from interlace_jax.formula import build_model_frame, parse_formula
 from interlace_jax.models import lmm_data
-from interlace_jax.simulation._chunks import run_in_chunks
+from interlace_jax.simulation._chunks import replicate_keys, run_in_chunks
 from interlace_jax.simulation._fit_many import _fit_one, satterthwaite_rows
 from interlace_jax.simulation._replicate import LMMParams, device_model, draw_response
 from interlace_jax.simulation._simulate import check_count
@@ -116,7 +116,7 @@ def _one_design(parsed, design, params, nsim, alpha, effects, seed, reml, chunk_
         model = device_model(base.plan, base.design, ordered, frame.X, frame.weights,
                              frame.offset)
         true = _params(params, frame, ordered)
-        keys = jax.random.split(jax.random.key(int(seed)), nsim)
+        keys = replicate_keys(seed, nsim)
         out = run_in_chunks(_power_replicate, keys, (true, model), static=dict(reml=reml),
                             chunk_size=chunk_size, progress=progress, desc="power")
     cols = [names.index(e) for e in tested]

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Mapping
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from interlace_jax._errors import ModelError
 from interlace_jax._x64 import x64
-from interlace_jax.simulation._chunks import run_in_chunks
-from interlace_jax.simulation._from_result import model_of, params_of
 from interlace_jax.results import GLMMResult
+from interlace_jax.simulation._chunks import replicate_keys, run_in_chunks
+from interlace_jax.simulation._from_result import model_of, params_of
 from interlace_jax.simulation._replicate import draw_response
 from interlace_jax.simulation._simulate_glmm import simulate_glmm
 
@@ -77,7 +76,7 @@ def simulate(result, nsim: int = 1, *, seed: int = 0, newparams: Mapping | None 
         elif not include_re:
             first = model.plan.terms[0]
             spherical = (jnp.zeros((first.n_levels, first.size)), jnp.zeros(model.plan.n_rest))
-        keys = jax.random.split(jax.random.key(int(seed)), nsim)
+        keys = replicate_keys(seed, nsim)
         ys = run_in_chunks(_draw, keys, (params, model, spherical), chunk_size=chunk_size,
                            progress=progress, desc="simulate")
     return _as_frame(np.asarray(ys).T, result, as_frame)

@@ -13,7 +13,7 @@ from interlace_jax.models._family_conditional import dispersion
 from interlace_jax.models._glmm_data import GLMMData
 from interlace_jax.models._laplace import eta_of
 from interlace_jax.models._params import split_params
-from interlace_jax.simulation._chunks import run_in_chunks
+from interlace_jax.simulation._chunks import replicate_keys, run_in_chunks
 from interlace_jax.simulation._from_result import vector_param
 
 
@@ -77,7 +77,7 @@ def simulate_glmm(result, nsim: int, seed: int, newparams, include_re: bool, use
     elif not include_re:
         first = data.plan.terms[0]
         spherical = (jnp.zeros((first.n_levels, first.size)), jnp.zeros(data.plan.n_rest))
-    keys = jax.random.split(jax.random.key(int(seed)), nsim)
+    keys = replicate_keys(seed, nsim)
     ys = run_in_chunks(_draw, keys, (x, data, spherical), chunk_size=chunk_size,
                        progress=progress, desc="simulate")
     return np.asarray(ys).T
