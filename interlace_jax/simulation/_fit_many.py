@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -20,8 +21,8 @@ from interlace_jax._x64 import x64
 from interlace_jax.data import n_rows, to_columns, with_columns
 from interlace_jax.formula import build_model_frame, parse_formula
 from interlace_jax.inference import coefficient_df
-from interlace_jax.models import lmm_data, lmm_derivatives
-from interlace_jax.optim import Status, fit_lmm_arrays, lme4_start
+from interlace_jax.models import lmm_data, lmm_derivatives, lmm_deviance
+from interlace_jax.optim import Status, fit_lmm_arrays, start_candidates
 from interlace_jax.simulation._chunks import run_in_chunks
 from interlace_jax.simulation._replicate import converged, data_for, device_model
 from interlace_jax.terms import ReTerm, diagonal_mask
@@ -29,14 +30,24 @@ from interlace_jax.terms import ReTerm, diagonal_mask
 _RESPONSE = "__fit_many_response__"
 
 
-def _fit_one(y, shared, *, reml: bool):
-    """Fit one response and take the derivatives Satterthwaite's df need."""
-    theta0, model = shared
+def fit_with_derivatives(y, theta0, model, *, reml: bool) -> dict:
+    """Fit one response y (n,) from theta0 (n_theta,) and take the derivatives
+    Satterthwaite's df need."""
     data = data_for(y, model)
     fit = fit_lmm_arrays(theta0, data, reml, "newton")
     return dict(theta=fit.theta, beta=fit.solution.beta, sigma=fit.solution.sigma,
                 deviance=fit.solution.deviance, status=fit.opt.status,
                 converged=converged(fit), derivatives=lmm_derivatives(fit.theta, data, reml))
+
+
+def _fit_one(item, model, *, reml: bool):
+    """:func:`fit_with_derivatives` from the better (lower objective) of a response's start
+    candidates, as :func:`interlace_jax.fit` chooses. ``item`` is (y (n,), candidates
+    (2, n_theta))."""
+    y, candidates = item
+    data = data_for(y, model)
+    values = jax.vmap(lambda th: lmm_deviance(th, data, reml))(candidates)
+    return fit_with_derivatives(y, candidates[jnp.argmin(values)], model, reml=reml)
 
 
 class ManyFits:
@@ -152,8 +163,9 @@ def fit_many(formula: str, data: Any, responses, *, method: str = "REML", groups
         progress: show a progress bar.
 
     Rows with missing predictors are dropped once for all responses; a response missing on a
-    kept row raises a DataError (batched fits share one design). Fits start from lme4's default
-    theta and use the exact-Hessian Newton method on the device.
+    kept row raises a DataError (batched fits share one design). Each fit starts, as
+    :func:`interlace_jax.fit` does, from the better of lme4's default theta and the one-way
+    ANOVA start of its response, and uses the exact-Hessian Newton method on the device.
 
     Returns:
         A :class:`ManyFits`; ``tidy()`` gives one row per response and coefficient.
@@ -178,8 +190,10 @@ def fit_many(formula: str, data: Any, responses, *, method: str = "REML", groups
         ordered = [terms[i] for i in base.plan.order]
         model = device_model(base.plan, base.design, ordered, frame.X, frame.weights,
                              frame.offset)
-        theta0 = np.asarray(lme4_start(ordered), dtype=np.float64)
-        out = run_in_chunks(_fit_one, ys.T, (theta0, model), static=dict(reml=reml),
+        y_fixed = ys - frame.offset[:, None]
+        candidates = np.stack([start_candidates(ordered, frame.X, y_fixed[:, j], frame.weights)
+                               for j in range(ys.shape[1])])
+        out = run_in_chunks(_fit_one, (ys.T, candidates), model, static=dict(reml=reml),
                             chunk_size=chunk_size, progress=progress, desc="fit_many")
     diag = np.concatenate([diagonal_mask(t.size) for t in ordered])
     out["singular"] = np.any(np.abs(out["theta"][:, diag]) < 1e-4, axis=1)
