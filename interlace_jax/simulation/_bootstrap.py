@@ -19,7 +19,7 @@ from interlace_jax._x64 import x64
 from interlace_jax.optim import Status
 from interlace_jax.results import GLMMResult
 from interlace_jax.simulation._bootstrap_glmm import bootstrap_glmm
-from interlace_jax.simulation._chunks import replicate_keys, run_in_chunks
+from interlace_jax.simulation._chunks import fit_chunk_size, replicate_keys, run_in_chunks
 from interlace_jax.simulation._from_result import model_of, params_of
 from interlace_jax.simulation._replicate import converged, draw_response, refit, sd_cor
 from interlace_jax.simulation._simulate import check_count
@@ -108,7 +108,7 @@ def _replicate(key, shared, *, reml: bool, statistic):
 
 
 def bootstrap(result, nsim: int, *, seed: int = 0, statistic: Callable | None = None,
-              chunk_size: int = 128, progress: bool = False) -> BootstrapResult:
+              chunk_size: int | None = None, progress: bool = False) -> BootstrapResult:
     """Parametric bootstrap: ``nsim`` responses simulated from the fit, each refitted.
 
     Refits start from the estimates and run as one ``jax.vmap`` of the whole fit (Newton
@@ -129,7 +129,8 @@ def bootstrap(result, nsim: int, *, seed: int = 0, statistic: Callable | None = 
             :class:`~interlace_jax.optim.LMMFitArrays`: ``.theta``, ``.solution.beta``,
             ``.solution.sigma``, ...) returning a scalar or a vector; its values become the
             columns ``stat_0, stat_1, ...`` of ``replicates``.
-        chunk_size: replicates per vmapped call (memory grows with it).
+        chunk_size: replicates per vmapped call (memory grows with it); by default
+            :func:`~interlace_jax.simulation._chunks.fit_chunk_size` for an LMM, 128 for a GLMM.
         progress: show a progress bar.
 
     Returns:
@@ -140,7 +141,8 @@ def bootstrap(result, nsim: int, *, seed: int = 0, statistic: Callable | None = 
         if statistic is not None:
             raise ModelError("statistic= is not available for GLMM bootstraps yet")
         with x64():
-            replicates, observed = bootstrap_glmm(result, nsim, seed, chunk_size, progress)
+            replicates, observed = bootstrap_glmm(result, nsim, seed, chunk_size or 128,
+                                                  progress)
         return BootstrapResult(replicates, observed, int(seed))
     names = list(result._variance_names.descriptive)
     with x64():
@@ -150,7 +152,8 @@ def bootstrap(result, nsim: int, *, seed: int = 0, statistic: Callable | None = 
         keys = replicate_keys(seed, nsim)
         out = run_in_chunks(_replicate, keys, (params, model),
                             static=dict(reml=result.reml, statistic=statistic),
-                            chunk_size=chunk_size, progress=progress, desc="bootstrap")
+                            chunk_size=chunk_size or fit_chunk_size(model.plan, result.nobs),
+                            progress=progress, desc="bootstrap")
     columns = {n: out["beta"][:, j] for j, n in enumerate(result.fe_params.index)}
     columns.update({n: out["sdcor"][:, j] for j, n in enumerate(names)})
     columns["deviance"] = out["deviance"]

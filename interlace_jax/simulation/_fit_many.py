@@ -23,7 +23,7 @@ from interlace_jax.formula import build_model_frame, parse_formula
 from interlace_jax.inference import coefficient_df
 from interlace_jax.models import lmm_data, lmm_derivatives, lmm_deviance
 from interlace_jax.optim import Status, fit_lmm_arrays, start_candidates
-from interlace_jax.simulation._chunks import run_in_chunks
+from interlace_jax.simulation._chunks import fit_chunk_size, run_in_chunks
 from interlace_jax.simulation._replicate import converged, data_for, device_model
 from interlace_jax.terms import ReTerm, diagonal_mask
 
@@ -148,7 +148,7 @@ def _response_matrix(data, responses, frame) -> tuple[list[str], np.ndarray]:
 
 def fit_many(formula: str, data: Any, responses, *, method: str = "REML", groups=None,
              random=None, weights=None, offset=None, df_method: str = "satterthwaite",
-             chunk_size: int = 128, progress: bool = False) -> ManyFits:
+             chunk_size: int | None = None, progress: bool = False) -> ManyFits:
     """Fit ``formula`` to each of many responses in one batched computation.
 
     Args:
@@ -159,7 +159,8 @@ def fit_many(formula: str, data: Any, responses, *, method: str = "REML", groups
         method: "REML" or "ML".
         groups, random, weights, offset: as in :func:`interlace_jax.fit`.
         df_method: "satterthwaite" (default), "residual" or "normal".
-        chunk_size: responses per vmapped call.
+        chunk_size: responses per vmapped call; by default
+            :func:`~interlace_jax.simulation._chunks.fit_chunk_size`.
         progress: show a progress bar.
 
     Rows with missing predictors are dropped once for all responses; a response missing on a
@@ -193,8 +194,9 @@ def fit_many(formula: str, data: Any, responses, *, method: str = "REML", groups
         y_fixed = ys - frame.offset[:, None]
         candidates = np.stack([start_candidates(ordered, frame.X, y_fixed[:, j], frame.weights)
                                for j in range(ys.shape[1])])
+        chunk = chunk_size or fit_chunk_size(base.plan, ys.shape[0])
         out = run_in_chunks(_fit_one, (ys.T, candidates), model, static=dict(reml=reml),
-                            chunk_size=chunk_size, progress=progress, desc="fit_many")
+                            chunk_size=chunk, progress=progress, desc="fit_many")
     diag = np.concatenate([diagonal_mask(t.size) for t in ordered])
     out["singular"] = np.any(np.abs(out["theta"][:, diag]) < 1e-4, axis=1)
     p = frame.X.shape[1]

@@ -21,7 +21,7 @@ from interlace_jax._x64 import x64
 from interlace_jax.data import n_rows, with_columns, with_group_count
 from interlace_jax.formula import build_model_frame, parse_formula
 from interlace_jax.models import lmm_data
-from interlace_jax.simulation._chunks import replicate_keys, run_in_chunks
+from interlace_jax.simulation._chunks import fit_chunk_size, replicate_keys, run_in_chunks
 from interlace_jax.simulation._fit_many import fit_with_derivatives, satterthwaite_rows
 from interlace_jax.simulation._replicate import LMMParams, device_model, draw_response
 from interlace_jax.simulation._simulate import check_count
@@ -117,8 +117,9 @@ def _one_design(parsed, design, params, nsim, alpha, effects, seed, reml, chunk_
                              frame.offset)
         true = _params(params, frame, ordered)
         keys = replicate_keys(seed, nsim)
+        chunk = chunk_size or fit_chunk_size(base.plan, frame.X.shape[0])
         out = run_in_chunks(_power_replicate, keys, (true, model), static=dict(reml=reml),
-                            chunk_size=chunk_size, progress=progress, desc="power")
+                            chunk_size=chunk, progress=progress, desc="power")
     cols = [names.index(e) for e in tested]
     ok = out["converged"].astype(bool)
     df = satterthwaite_rows(out)[:, cols]
@@ -147,7 +148,7 @@ def _clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]
 def power(formula: str, design: Any, params: Mapping, nsim: int = 1000, alpha: float = 0.05,
           effects: Sequence[str] | None = None, *, seed: int = 0, method: str = "REML",
           n_subjects: Sequence[int] | None = None, subject: str | None = None,
-          weights=None, offset=None, chunk_size: int = 128,
+          weights=None, offset=None, chunk_size: int | None = None,
           progress: bool = False) -> pd.DataFrame:
     """Power of Satterthwaite t tests of fixed effects, by simulation.
 
@@ -170,7 +171,8 @@ def power(formula: str, design: Any, params: Mapping, nsim: int = 1000, alpha: f
         subject: the grouping factor that ``n_subjects`` changes (default: the grouping factor
             of the first random-effects term).
         weights, offset: as in :func:`interlace_jax.fit`.
-        chunk_size: replicates per vmapped call.
+        chunk_size: replicates per vmapped call; by default
+            :func:`~interlace_jax.simulation._chunks.fit_chunk_size`.
         progress: show a progress bar.
 
     Returns:
