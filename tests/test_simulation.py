@@ -104,6 +104,33 @@ def test_chunked_and_unchunked_bootstraps_agree(model, boot):
                                boot.replicates[numeric].to_numpy(float), rtol=1e-8, atol=1e-8)
 
 
+def test_replicate_keys_are_the_keys_of_a_split_of_nsim():
+    """Drawn as a prefix of a power-of-two split, the keys are those of split(key, nsim)."""
+    import jax
+
+    from interlace_jax.simulation._chunks import replicate_keys
+
+    for nsim in (1, 2, 5, 100, 1000):
+        expected = jax.random.split(jax.random.key(11), nsim)
+        np.testing.assert_array_equal(jax.random.key_data(replicate_keys(11, nsim)),
+                                      jax.random.key_data(expected))
+
+
+def test_default_chunks_shrink_as_the_model_grows(model):
+    """Model-sized chunks: sleepstudy's small fits 64 per chunk, a 2,000-row crossed design
+    with a 43-row dense block 8, never outside 8..128."""
+    from interlace_jax.simulation._chunks import fit_chunk_size
+
+    assert fit_chunk_size(model._data.plan, model.nobs) == 64
+    rng = np.random.default_rng(0)
+    subj, item = np.meshgrid(np.arange(50), np.arange(40), indexing="ij")
+    crossed = pd.DataFrame({"y": rng.normal(size=2000), "x": rng.normal(size=2000),
+                            "subj": subj.ravel().astype(str), "item": item.ravel().astype(str)})
+    big = ij.fit("y ~ x + (1 | subj) + (1 | item)", crossed, df_method="normal")
+    assert fit_chunk_size(big._data.plan, big.nobs) == 8
+    assert fit_chunk_size(model._data.plan, 10) == 128
+
+
 def _lme4_bootstrap():
     ref = json.loads((FIXTURES / "simulation" / "bootstrap_sleepstudy.json").read_text())
     names = ["Intercept", "Days", *ref["names"][2:]]
