@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from interlace_jax._x64 import x64
+from interlace_jax.terms import n_theta
 
 #: most chunks in flight at once (each holds one chunk's memory)
 MAX_CONCURRENT_CHUNKS = 8
@@ -85,9 +86,9 @@ def fit_chunk_size(plan, n_obs: int) -> int:
         plan: the model's BlockPlan; n_obs: rows of the data.
     """
     first = plan.terms[0]
-    n_theta = sum(t.size * (t.size + 1) // 2 for t in plan.terms)
+    lanes = (1 + sum(n_theta(t.size) for t in plan.terms)) ** 2
     dense = plan.n_rest + plan.n_fixed + 1
-    per_fit = 8 * (1 + n_theta) ** 2 * (n_obs + first.n_levels * first.size ** 2 + dense ** 2)
+    per_fit = 8 * lanes * (n_obs + first.n_levels * first.size ** 2 + dense ** 2)
     fits = max(1, CHUNK_BYTES // per_fit)
     return int(min(128, max(8, 1 << (fits.bit_length() - 1))))
 

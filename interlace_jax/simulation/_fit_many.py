@@ -30,10 +30,9 @@ from interlace_jax.terms import ReTerm, diagonal_mask
 _RESPONSE = "__fit_many_response__"
 
 
-def fit_with_derivatives(y, theta0, model, *, reml: bool) -> dict:
-    """Fit one response y (n,) from theta0 (n_theta,) and take the derivatives
-    Satterthwaite's df need."""
-    data = data_for(y, model)
+def fit_with_derivatives(data, theta0, *, reml: bool) -> dict:
+    """Fit one response's LMMData (:func:`data_for`) from theta0 (n_theta,) and take the
+    derivatives Satterthwaite's df need."""
     fit = fit_lmm_arrays(theta0, data, reml, "newton")
     return dict(theta=fit.theta, beta=fit.solution.beta, sigma=fit.solution.sigma,
                 deviance=fit.solution.deviance, status=fit.opt.status,
@@ -47,7 +46,7 @@ def _fit_one(item, model, *, reml: bool):
     y, candidates = item
     data = data_for(y, model)
     values = jax.vmap(lambda th: lmm_deviance(th, data, reml))(candidates)
-    return fit_with_derivatives(y, candidates[jnp.argmin(values)], model, reml=reml)
+    return fit_with_derivatives(data, candidates[jnp.argmin(values)], reml=reml)
 
 
 class ManyFits:

@@ -23,7 +23,7 @@ from interlace_jax.formula import build_model_frame, parse_formula
 from interlace_jax.models import lmm_data
 from interlace_jax.simulation._chunks import fit_chunk_size, replicate_keys, run_in_chunks
 from interlace_jax.simulation._fit_many import fit_with_derivatives, satterthwaite_rows
-from interlace_jax.simulation._replicate import LMMParams, device_model, draw_response
+from interlace_jax.simulation._replicate import LMMParams, data_for, device_model, draw_response
 from interlace_jax.simulation._simulate import check_count
 from interlace_jax.terms import ReTerm, tril_positions
 
@@ -31,7 +31,7 @@ from interlace_jax.terms import ReTerm, tril_positions
 def _power_replicate(key, shared, *, reml: bool):
     params, model = shared
     y = draw_response(key, params, model)
-    return fit_with_derivatives(y, params.theta, model, reml=reml)
+    return fit_with_derivatives(data_for(y, model), params.theta, reml=reml)
 
 
 def _term_theta(term: ReTerm, sd, corr, sigma: float) -> np.ndarray:
