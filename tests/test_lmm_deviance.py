@@ -120,13 +120,14 @@ def test_vmapped_fits_over_responses_match_single_fits(rng):
 
 def test_finite_difference_derivatives_match_exact_ones(rng):
     """The large-model path's differences agree with the exact derivatives."""
-    from interlace_jax.models import lmm_derivatives_fd
+    from interlace_jax.models import lmm_derivatives_fd, lmm_solution, solution_outputs
 
     terms, X, y, w = _problem(rng, DESIGNS["crossed_vector"])
     data = lmm_data(terms, X, y, w)
     _, theta = _computation_theta(rng, terms, data)
     exact = lmm_derivatives(jnp.asarray(theta), data, True)
-    fd = lmm_derivatives_fd(theta, data, True)
+    fd = lmm_derivatives_fd(
+        theta, lambda th: solution_outputs(lmm_solution(jnp.asarray(th), data, True)), data, True)
     np.testing.assert_allclose(fd.gradient, exact.gradient, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(fd.hessian, exact.hessian, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(fd.cov_unscaled_jacobian, exact.cov_unscaled_jacobian,

@@ -21,6 +21,7 @@ from interlace_jax.models._lmm_derivatives import (
     LMMDerivatives,
     lmm_derivatives,
     lmm_derivatives_fd,
+    solution_outputs,
 )
 from interlace_jax.models._response_map import (
     ResponseMap,
@@ -61,6 +62,7 @@ __all__ = [
     "lmm_data",
     "lmm_derivatives",
     "lmm_derivatives_fd",
+    "solution_outputs",
     "lmm_deviance",
     "linear_predictor",
     "lmm_solution",

@@ -134,8 +134,10 @@ def lmm_solution(theta: jnp.ndarray, data: LMMData, reml: bool) -> LMMSolution:
     factor = factor_at(theta, data)
     deviance, pwrss, logdet_z, dof = objective_from_factor(factor, data, reml)
     deviance = deviance + log_det_r
-    upper = factor.rest[: q + p, : q + p]
-    solution = solve_lower_transposed(upper, factor.rest[-1, : q + p, None], plan.lapack)[:, 0]
+    # R_m' x = r for the leading (q + p)^2 block R_m of the rest factor and r its last row:
+    # the same as solving with the whole factor and r padded with a zero (no block copy).
+    rhs = factor.rest[-1].at[-1].set(0.0)[:, None]
+    solution = solve_lower_transposed(factor.rest, rhs, plan.lapack)[: q + p, 0]
     u_rest, beta = solution[:q], solution[q:]
     rhs = factor.first_xy[:, :, p] - jnp.einsum("ksp,p->ks", factor.first_xy[:, :, :p], beta)
     if q:

@@ -13,6 +13,7 @@ Forward mode pushes ``n_theta`` (then ``n_theta^2``) tangents, whatever the numb
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -20,7 +21,12 @@ import numpy as np
 
 from interlace_jax.models._crossprod import LMMData
 from interlace_jax.models._forward import forward_derivatives
-from interlace_jax.models._lmm import beta_cov_unscaled, factor_at, objective_from_factor
+from interlace_jax.models._lmm import (
+    LMMSolution,
+    beta_cov_unscaled,
+    factor_at,
+    objective_from_factor,
+)
 
 
 def _outputs(theta: jax.Array, data: LMMData, reml: bool) -> jax.Array:
@@ -76,26 +82,32 @@ def lmm_derivatives(theta: jax.Array, data: LMMData, reml: bool) -> LMMDerivativ
     )
 
 
-_outputs_jit = jax.jit(_outputs, static_argnames=("reml",))
+def solution_outputs(solution: LMMSolution) -> np.ndarray:
+    """The outputs of :func:`_outputs` (host, (2 + p^2,)) read off a host LMMSolution."""
+    return np.concatenate([[float(solution.deviance), np.log(float(solution.pwrss))],
+                           np.asarray(solution.beta_cov_unscaled).ravel()])
 
 
 def lmm_derivatives_fd(
-    theta: np.ndarray, data: LMMData, reml: bool, *, step: float = 1e-4
+    theta: np.ndarray,
+    out: Callable[[np.ndarray], np.ndarray],
+    data: LMMData,
+    reml: bool,
+    *,
+    step: float = 1e-4,
 ) -> LMMDerivatives:
-    """:func:`lmm_derivatives` by central finite differences of the compiled outputs.
+    """:func:`lmm_derivatives` by central finite differences of the outputs.
 
     For models with a large dense block, exact second derivatives through its Cholesky factor
     cost several times the whole fit, so the convergence checks use differences of
     exact objective values instead (as lme4's ``checkConv`` and lmerTest do): k^2 + k + 1
-    evaluations, no extra compilation. Accurate to about ``step^2`` relative.
+    evaluations of ``out`` (theta (k,) -> the (2 + p^2,) outputs of :func:`_outputs`, e.g.
+    :func:`solution_outputs` of the fit's compiled solution: no extra compilation). Accurate
+    to about ``step^2`` relative.
     """
     theta = np.asarray(theta, dtype=np.float64)
     k = theta.size
     h = step * np.maximum(1.0, np.abs(theta))
-
-    def out(x):
-        return np.asarray(_outputs_jit(x, data, reml))
-
     centre = out(theta)
     plus, minus = [], []
     for i in range(k):

@@ -38,6 +38,7 @@ from interlace_jax.models import (
     lmm_derivatives_fd,
     lmm_deviance,
     lmm_solution,
+    solution_outputs,
 )
 from interlace_jax.optim._checks import (
     ConvergenceReport,
@@ -111,6 +112,34 @@ _lbfgs = jax.jit(
 )
 
 
+#: the objective at a host theta, as a float
+HostObjective = Callable[[np.ndarray], float]
+#: The large path's one program: the solution (deviance, pwrss, (R_X'R_X)^{-1}, beta, modes)
+#: at theta, with XLA's default optimisation (run time dominates; an InstEval evaluation costs
+#: the same as the deviance alone, 20 ms).
+_solution_large = jax.jit(lmm_solution, static_argnames=("reml",))
+
+
+class _MemoSolutions:
+    """Host LMMSolutions of the large path, memoised by theta: the optimizer, the start
+    candidates, rectification, the finite-difference checks and the final solution all call
+    the one compiled program, and the points they share (COBYQA's start, the optimum) are
+    evaluated once."""
+
+    def __init__(self, data: LMMData, reml: bool):
+        self._data, self._reml, self._seen = data, reml, {}
+
+    def __call__(self, theta: np.ndarray) -> LMMSolution:
+        theta = np.asarray(theta, dtype=np.float64)
+        key = theta.tobytes()
+        if key not in self._seen:
+            self._seen[key] = jax.device_get(_solution_large(theta, self._data, self._reml))
+        return self._seen[key]
+
+    def value(self, theta: np.ndarray) -> float:
+        return float(self(theta).deviance)
+
+
 #: iteration limit of the Newton optimizer in :func:`fit_theta`
 NEWTON_MAX_STEPS = 100
 
@@ -141,7 +170,7 @@ _newton_fit_host = host_jit(_newton_fit, static_argnames=("reml", "max_steps"),
                             compiler_options=lambda: accepted(LAPLACE_OBJECTIVE))
 
 
-def _optax_lbfgs(data: LMMData, reml: bool, theta0: np.ndarray):
+def _optax_lbfgs(data: LMMData, reml: bool, theta0: np.ndarray, value: HostObjective):
     res = jax.device_get(_lbfgs(theta0, data, reml))
     return np.asarray(res.x), Status(int(res.status)), int(res.n_steps), float(res.fun_initial)
 
@@ -155,7 +184,7 @@ def _scipy_status(res, out_of_budget: bool) -> Status:
     return Status.MAX_STEPS if out_of_budget else Status.STALLED
 
 
-def _scipy_lbfgsb(data: LMMData, reml: bool, theta0: np.ndarray):
+def _scipy_lbfgsb(data: LMMData, reml: bool, theta0: np.ndarray, value: HostObjective):
     from scipy.optimize import minimize
 
     def fun(th):
@@ -166,10 +195,10 @@ def _scipy_lbfgsb(data: LMMData, reml: bool, theta0: np.ndarray):
     res = minimize(fun, theta0, jac=True, method="L-BFGS-B",
                    bounds=list(zip(lower, np.full_like(lower, np.inf))),
                    options=dict(maxiter=2000, ftol=1e-15, gtol=1e-9))
-    return res.x, _scipy_status(res, res.nit >= 2000), int(res.nit), float(fun(theta0)[0])
+    return res.x, _scipy_status(res, res.nit >= 2000), int(res.nit), value(theta0)
 
 
-def _bobyqa(data: LMMData, reml: bool, theta0: np.ndarray):
+def _bobyqa(data: LMMData, reml: bool, theta0: np.ndarray, value: HostObjective):
     try:
         import pybobyqa
     except ImportError as err:  # the optional extra
@@ -177,31 +206,25 @@ def _bobyqa(data: LMMData, reml: bool, theta0: np.ndarray):
             "optimizer='bobyqa' needs Py-BOBYQA: pip install 'interlace-jax[bobyqa]'"
         ) from err
 
-    def fun(th):
-        return float(_value(th, data, reml))
-
     lower = np.where(bounded_positions(data), 0.0, -1e10)
-    res = pybobyqa.solve(fun, theta0, bounds=(lower, np.full_like(lower, 1e10)),
+    res = pybobyqa.solve(value, theta0, bounds=(lower, np.full_like(lower, 1e10)),
                          rhoend=1e-10, maxfun=20000)
     status = Status.CONVERGED if res.flag == res.EXIT_SUCCESS else Status.MAX_STEPS
-    return res.x, status, int(res.nf), fun(theta0)
+    return res.x, status, int(res.nf), value(theta0)
 
 
-def _cobyqa(data: LMMData, reml: bool, theta0: np.ndarray):
+def _cobyqa(data: LMMData, reml: bool, theta0: np.ndarray, value: HostObjective):
     """scipy's COBYQA on the compiled objective. Final trust-region radius 1e-6 in theta: an
     objective within ~H 1e-12 of the optimum, stricter than lme4's ``ftol_abs = 1e-8`` (on
     InstEval 40 evaluations instead of 50 for 1e-7, objective 1e-8 higher, still 4e-7 below
     lme4's)."""
     from scipy.optimize import minimize
 
-    def fun(th):
-        return float(_value(th, data, reml))
-
     lower = np.where(bounded_positions(data), 0.0, -np.inf)
-    res = minimize(fun, theta0, method="COBYQA",
+    res = minimize(value, theta0, method="COBYQA",
                    bounds=list(zip(lower, np.full_like(lower, np.inf))),
                    options=dict(initial_tr_radius=0.05, final_tr_radius=1e-6, maxfev=20000))
-    return res.x, _scipy_status(res, res.nfev >= 20000), int(res.nfev), fun(theta0)
+    return res.x, _scipy_status(res, res.nfev >= 20000), int(res.nfev), value(theta0)
 
 
 #: the optimizers driven from the host (their objective and gradient are compiled functions)
@@ -293,14 +316,17 @@ def fit_theta(
         theta, status = np.asarray(opt.x), Status(int(opt.status))
         n_steps, f_initial = int(opt.n_steps), float(opt.fun_initial)
     else:
-        start = candidates[np.argmin([float(_value(c, data, reml)) for c in candidates])]
-        x, status, n_steps, f_initial = _HOST_OPTIMIZERS[optimizer](data, reml, start)
-        theta = rectify_host(x, _sizes(data), lambda th: float(_value(th, data, reml)))
+        memo = _MemoSolutions(data, reml) if large else None
+        value = memo.value if large else lambda th: float(_value(th, data, reml))
+        start = candidates[np.argmin([value(c) for c in candidates])]
+        x, status, n_steps, f_initial = _HOST_OPTIMIZERS[optimizer](data, reml, start, value)
+        theta = rectify_host(x, _sizes(data), value)
         if large:
-            derivs = lmm_derivatives_fd(theta, data, reml)
+            derivs = lmm_derivatives_fd(theta, lambda th: solution_outputs(memo(th)), data, reml)
+            solution = memo(theta)
         else:
             derivs = jax.device_get(_derivatives(theta, data, reml))
-        solution = jax.device_get(_solution(theta, data, reml))
+            solution = jax.device_get(_solution(theta, data, reml))
     exact = optimizer == "newton" or not large
     boundary = bounded_positions(data) & (theta == 0.0)
     report = convergence_report(np.asarray(derivs.gradient), np.asarray(derivs.hessian),
