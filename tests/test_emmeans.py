@@ -49,8 +49,10 @@ def load_case(case: str) -> dict:
 
 
 def case_data(fx: dict) -> pd.DataFrame:
-    if fx["data"] == "cake":
-        return ij.datasets.load("cake")
+    if fx["data"] == "cake":  # fitted in R with temperature as an unordered factor
+        data = ij.datasets.load("cake")
+        data["temperature"] = data["temperature"].cat.as_unordered()
+        return data
     data = pd.read_csv(FIXTURES / fx["data_dir"] / fx["data"][len("file:"):])
     for col, levels in fx["csv_factors"].items():
         data[col] = pd.Categorical(data[col].astype(str), categories=levels)

@@ -27,6 +27,7 @@ CASES = [
     "dyestuff",
     "dyestuff2_singular",
     "cake",
+    "cake_ordered",
     "sleepstudy_weighted",
     "sleepstudy_offset",
     "categorical_slope",

@@ -96,6 +96,37 @@ def test_factor_fixed_effects_names():
     np.testing.assert_array_equal(mf.X[:, 1], (df["cond"] == "b").astype(float))
 
 
+def test_ordered_factor_gets_polynomial_contrasts_as_in_r():
+    """R's contr.poly for an ordered factor (3 levels: .L = (-1, 0, 1)/sqrt(2), .Q = (1, -2,
+    1)/sqrt(6)), in main effects, interactions and bars; an unordered copy keeps treatment
+    contrasts; new data replay the coding."""
+    df = cond_data()
+    df["dose"] = pd.Categorical(df["cond"].map({"a": "lo", "b": "mid", "c": "hi"}),
+                                categories=["lo", "mid", "hi"], ordered=True)
+    mf = frame("y ~ dose * x + (1 + dose | subj)", df)
+    assert mf.x_names == ("(Intercept)", "dose.L", "dose.Q", "x", "dose.L:x", "dose.Q:x")
+    assert mf.terms[0].z_names == ("(Intercept)", "dose.L", "dose.Q")
+    position = df["dose"].cat.codes.to_numpy()
+    np.testing.assert_allclose(mf.X[:, 1], (position - 1) / np.sqrt(2), atol=1e-15)
+    np.testing.assert_allclose(mf.X[:, 2], np.array([1, -2, 1])[position] / np.sqrt(6),
+                               atol=1e-15)
+    np.testing.assert_allclose(mf.X[:, 4], mf.X[:, 1] * df["x"], atol=1e-15)
+    np.testing.assert_array_equal(model_matrices_for(mf, df.drop(columns="y")).X, mf.X)
+    unordered = frame("y ~ dose + (1 | subj)", df.assign(dose=df["dose"].cat.as_unordered()))
+    assert unordered.x_names == ("(Intercept)", "dosemid", "dosehi")
+
+
+def test_ordered_pyarrow_dictionary_is_an_ordered_factor():
+    import pyarrow as pa
+
+    df = cond_data()
+    df["dose"] = pd.Categorical(df["cond"], categories=["a", "b", "c"], ordered=True)
+    table = pa.Table.from_pandas(df)
+    assert table.schema.field("dose").type.ordered
+    mf = frame("y ~ dose + (1 | subj)", table)
+    assert mf.x_names == ("(Intercept)", "dose.L", "dose.Q")
+
+
 def test_logical_predictor_is_coded_as_a_factor():
     df = cond_data()
     df["flag"] = df["x"] > 0

@@ -39,6 +39,9 @@ class Columns:
         n_rows_in: number of rows of the input data.
         row_index: int64 array ``(n,)``, positions in the input of the kept rows.
         n_dropped: number of input rows dropped for missing values (``n_rows_in - n``).
+        ordered: names of the categorical columns whose categories are ordered (pandas
+            ``Categorical(ordered=True)``, pyarrow ordered dictionaries): R's ordered factors,
+            coded with polynomial contrasts in model matrices as R does.
     """
 
     values: dict[str, np.ndarray]
@@ -46,6 +49,7 @@ class Columns:
     n_rows_in: int
     row_index: np.ndarray
     n_dropped: int
+    ordered: frozenset = frozenset()
 
 
 def to_columns(
@@ -109,7 +113,16 @@ def to_columns(
         if lev is not None:
             levels[name] = lev
         _check_finite(values[name], name, row_index)
-    return Columns(values, levels, n_rows_in, row_index, int(absent.sum()))
+    ordered = frozenset(name for name in levels if _is_ordered(series[name]))
+    return Columns(values, levels, n_rows_in, row_index, int(absent.sum()), ordered)
+
+
+def _is_ordered(series: nw.Series) -> bool:
+    """Whether a categorical column's categories are ordered (pandas' and pyarrow's flag; polars
+    has no ordered categoricals)."""
+    native = series.to_native()
+    dtype = native.dtype if hasattr(native, "dtype") else getattr(native, "type", None)
+    return bool(getattr(dtype, "ordered", False))
 
 
 def _as_frame(data: Any) -> nw.DataFrame:
