@@ -28,6 +28,8 @@ CASES = [
     "dyestuff2_singular",
     "cake",
     "cake_ordered",
+    "sleepstudy_factor_days",
+    "sleepstudy_r_functions",
     "sleepstudy_weighted",
     "sleepstudy_offset",
     "categorical_slope",

@@ -127,6 +127,32 @@ def test_ordered_pyarrow_dictionary_is_an_ordered_factor():
     assert mf.x_names == ("(Intercept)", "dose.L", "dose.Q")
 
 
+def test_r_spellings_in_expressions():
+    """factor()/as.factor() of a numeric column (levels printed as R does), ^ as a power inside
+    a call, TRUE, as.numeric(), sqrt(): names as R's model.matrix writes them; a backticked
+    name keeps its ^; new data replay the coding."""
+    df = cond_data()
+    rng = np.random.default_rng(3)
+    df["k"] = np.tile([1.0, 2.0, 3.0], len(df) // 3)
+    df["z"] = rng.normal(size=len(df))
+    df["a^b"] = rng.normal(size=len(df))
+    df["w"] = rng.normal(size=len(df))
+    mf = frame("sqrt(y + 10) ~ as.factor(k) + I(x^3) + poly(z, 2, raw = TRUE) + `a^b` "
+               "+ as.numeric(w > 0) + (1 | subj)", df)
+    assert mf.x_names == ("(Intercept)", "as.factor(k)2", "as.factor(k)3", "I(x^3)",
+                          "poly(z, 2, raw = TRUE)1", "poly(z, 2, raw = TRUE)2", "a^b",
+                          "as.numeric(w > 0)")
+    np.testing.assert_allclose(mf.y, np.sqrt(df["y"] + 10))
+    np.testing.assert_array_equal(mf.X[:, 1], (df["k"] == 2).astype(float))
+    np.testing.assert_allclose(mf.X[:, 3], df["x"] ** 3)
+    np.testing.assert_allclose(mf.X[:, 5], df["z"] ** 2)
+    np.testing.assert_array_equal(mf.X[:, 7], (df["w"] > 0).astype(float))
+    new = model_matrices_for(mf, df.drop(columns="y").iloc[::-1])
+    np.testing.assert_array_equal(new.X, mf.X[::-1])
+    assert frame("y ~ factor(k) + (1 | subj)", df).x_names == (
+        "(Intercept)", "factor(k)2", "factor(k)3")
+
+
 def test_logical_predictor_is_coded_as_a_factor():
     df = cond_data()
     df["flag"] = df["x"] > 0

@@ -1,7 +1,8 @@
 """Model matrices through formulaic: the one place that knows formulaic's options and names.
 
 Every matrix is built with ``Formula(rhs).get_model_matrix(frame, output="numpy",
-ensure_full_rank=True, na_action="raise")`` from a pandas frame made of the already cleaned
+ensure_full_rank=True, na_action="raise", context=R_FUNCTIONS)`` (R's ``factor``, ``sqrt``, ...;
+see :mod:`~interlace_jax.formula._r_syntax`) from a pandas frame made of the already cleaned
 columns (no missing values are left, so ``na_action="raise"`` only guards the invariant). The
 returned ``ModelSpec`` replays the same coding on new data for prediction.
 
@@ -29,8 +30,10 @@ from formulaic.utils.variables import get_required_variables
 from .._errors import DataError, FormulaError
 from ..data import Columns
 from ._formula_cache import cached_formula
+from ._r_syntax import R_FUNCTIONS, r_spelling
 
 _LEVEL = re.compile(r"\[(?:T\.)?([^\[\]]*)\](?=:|$)")
+_RAW_POLY = re.compile(r"(poly\(.*), raw=True\)\[(\d+)\]")
 _POLY = re.compile(r"C\(`?([^`,()]+)`?, contr\.poly\)\[([^\[\]]*)\](?=:|$)")
 _BOOL_LEVELS = ("FALSE", "TRUE")
 
@@ -131,7 +134,7 @@ def model_matrix(rhs: str, frame: pd.DataFrame, what: str) -> tuple[np.ndarray, 
     rhs = _ordered_as_poly(rhs, frame)
     try:
         mm = cached_formula(rhs).get_model_matrix(
-            frame, output="numpy", ensure_full_rank=True, na_action="raise"
+            frame, output="numpy", ensure_full_rank=True, na_action="raise", context=R_FUNCTIONS
         )
     except FormulaicError as e:
         raise DataError(f"cannot build {what}: {_first_line(e)}") from None
@@ -180,7 +183,7 @@ def new_model_matrix(spec: ModelSpec, frame: pd.DataFrame, what: str) -> np.ndar
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", DataMismatchWarning)
-            mm = spec.get_model_matrix(frame)
+            mm = spec.get_model_matrix(frame, context=R_FUNCTIONS)
     except DataMismatchWarning as e:
         raise DataError(f"new data for {what} has levels not seen when fitting: {e}") from None
     except FormulaicError as e:
@@ -193,9 +196,15 @@ def new_model_matrix(spec: ModelSpec, frame: pd.DataFrame, what: str) -> np.ndar
 def lme4_names(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """Column names in R's style: ``Intercept`` -> ``(Intercept)``, ``g[T.b]`` -> ``gb``,
     ``g[b]`` -> ``gb``, ``g[T.b]:x`` -> ``gb:x``, ``poly(x, 2)[1]`` -> ``poly(x, 2)1``,
-    ``C(t, contr.poly)[.L]`` -> ``t.L`` (an ordered factor)."""
-    return tuple("(Intercept)" if n == "Intercept" else _LEVEL.sub(r"\1", _POLY.sub(r"\1\2", n))
-                 for n in names)
+    ``C(t, contr.poly)[.L]`` -> ``t.L`` (an ordered factor), ``I(x ** 2)`` -> ``I(x^2)``,
+    ``poly(x, 2, raw=True)[0]`` -> ``poly(x, 2, raw = TRUE)1`` (formulaic counts raw powers
+    from 0)."""
+    return tuple("(Intercept)" if n == "Intercept" else _r_name(n) for n in names)
+
+
+def _r_name(name: str) -> str:
+    name = _RAW_POLY.sub(lambda m: f"{m.group(1)}, raw = TRUE){int(m.group(2)) + 1}", name)
+    return r_spelling(_LEVEL.sub(r"\1", _POLY.sub(r"\1\2", name)))
 
 
 def _check_known_levels(spec: ModelSpec, frame: pd.DataFrame, what: str) -> None:

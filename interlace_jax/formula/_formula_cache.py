@@ -1,4 +1,4 @@
-"""formulaic's parse of a right-hand side, cached by its text."""
+"""formulaic's parse of a right-hand side (R's spellings read as Python's), cached by its text."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ from functools import lru_cache
 
 from formulaic import Formula
 
+from ._r_syntax import python_spelling
+
 
 @lru_cache(maxsize=512)
 def cached_formula(rhs: str) -> Formula:
-    """``Formula(rhs)``, cached: parsing dominates the front end of small fits, and building
-    model matrices does not change a Formula."""
-    return Formula(rhs)
+    """``Formula(rhs)`` after :func:`~interlace_jax.formula._r_syntax.python_spelling`, cached:
+    parsing dominates the front end of small fits, and building model matrices does not change a
+    Formula."""
+    return Formula(python_spelling(rhs))
