@@ -18,16 +18,25 @@ from interlace_jax.models._glmm_data import LME4, TMB, Convention, glmm_data
 from interlace_jax.models._laplace import laplace_deviance, zero_effects
 from interlace_jax.models._params import ParamLayout
 from interlace_jax.optim._fit_glmm import fit_glmm
+from interlace_jax.optim._fit_glmm_nagq0 import fit_glmm_nagq0
 from interlace_jax.optim._glm_start import PartsStart, parts_start
 from interlace_jax.results._glmm_result import GLMMResult
 from interlace_jax.results._glmmtmb_result import GLMMTMBResult
 from interlace_jax.terms import ReTerm, diagonal_mask
 
 
+def _check_nagq(n_agq, smallest: int) -> None:
+    if isinstance(n_agq, bool) or not isinstance(n_agq, (int, np.integer)) or n_agq < smallest:
+        raise ModelError(f"nAGQ must be a whole number >= {smallest}, got {n_agq!r}")
+
+
 def objective_for(n_agq: int, terms: list[ReTerm]):
-    """The deviance function for nAGQ: Laplace for 1, adaptive Gauss-Hermite beyond."""
-    if isinstance(n_agq, bool) or not isinstance(n_agq, (int, np.integer)) or n_agq < 1:
-        raise ModelError(f"nAGQ must be a whole number >= 1, got {n_agq!r}")
+    """The deviance function of all outer parameters for nAGQ: Laplace for 1, adaptive
+    Gauss-Hermite beyond (nAGQ = 0 has none: its fixed effects follow theta)."""
+    if isinstance(n_agq, (int, np.integer)) and n_agq == 0:
+        raise ModelError("nAGQ = 0 (lme4's first stage, fixed effects at the joint penalised "
+                         "mode) is available for glmer() fits only; use nAGQ >= 1 here")
+    _check_nagq(n_agq, 1)
     if n_agq == 1:
         return laplace_deviance
     from interlace_jax.models._quadrature import quadrature_deviance_for
@@ -112,7 +121,14 @@ def _fit_glmm(formula: str, data: Any, fam: Family, *, convention: Convention,
                           X_zi=X_zi, offset_zi=offset_zi, X_disp=X_disp,
                           offset_disp=offset_disp, zeros=zeros, convention=convention)
         ordered = [terms[i] for i in model.plan.order]
-        objective = objective_for(n_agq, ordered)
+        _check_nagq(n_agq, 0)
+        layout = model.layout
+        if n_agq == 0 and layout.n_zi + layout.n_disp + layout.n_psi:
+            raise ModelError(
+                f"nAGQ = 0 needs a family without a dispersion or other parameters and no "
+                f"ziformula/dispformula (as lme4's), not the {fam.name} family here; use "
+                "nAGQ = 1")
+        objective = objective_for(n_agq, ordered) if n_agq else None
         empty = np.zeros((n, 0))
         parts = parts_start(fam, zeros, frame.X, frame.y, frame.weights, frame.offset,
                             X_zi if zeros.has_zero_part else empty,
@@ -121,8 +137,11 @@ def _fit_glmm(formula: str, data: Any, fam: Family, *, convention: Convention,
                             if fam.has_dispersion else empty,
                             np.zeros(n) if offset_disp is None else offset_disp)
         x0 = _start(start, fam, model.layout, model.disp.constant, ordered, parts)
-        fit, u = fit_glmm(model, objective, x0, tuple(t.size for t in ordered),
-                          zero_effects(model), optimizer)
+        sizes = tuple(t.size for t in ordered)
+        if n_agq == 0:
+            fit, u = fit_glmm_nagq0(model, x0, sizes, zero_effects(model))
+        else:
+            fit, u = fit_glmm(model, objective, x0, sizes, zero_effects(model), optimizer)
     result = result_class(formula=formula, frame=frame, data=model, terms=ordered, fit=fit, u=u,
                           n_agq=int(n_agq))
     if not result.converged:
@@ -159,7 +178,9 @@ def glmer(
         weights: prior weights (binomial: numbers of trials), a column name or an array.
         offset: a column name or array added to the linear predictor.
         nAGQ: 1 for the Laplace approximation; more for adaptive Gauss-Hermite quadrature
-            with that many nodes per dimension (a single grouping factor only).
+            with that many nodes per dimension (a single grouping factor only); 0 for lme4's
+            faster first stage: theta optimised with the fixed effects at the joint penalised
+            mode (families without a dispersion parameter; ``optimizer`` is then COBYQA).
         optimizer: ``"lbfgsb"`` (default: scipy's L-BFGS-B with exact gradients; the Hessian
             at the optimum from central differences of exact gradients) or ``"newton"``
             (exact Hessians throughout; more to compile). See

@@ -45,7 +45,9 @@ def test_model_errors(counts):
     with pytest.raises(ModelError, match="single random-effects term"):
         ij.glmer("y ~ x + (1 | g) + (1 | h)", counts, "poisson", nAGQ=5)
     with pytest.raises(ModelError, match="nAGQ must be a whole number"):
-        ij.glmer("y ~ x + (1 | g)", counts, "poisson", nAGQ=0)
+        ij.glmer("y ~ x + (1 | g)", counts, "poisson", nAGQ=-1)
+    with pytest.raises(ModelError, match="nAGQ must be a whole number"):
+        ij.glmer("y ~ x + (1 | g)", counts, "poisson", nAGQ=1.5)
     with pytest.raises(ModelError, match="use interlace_jax.fit"):
         ij.glmer("y ~ x + (1 | g)", counts, "gaussian")
     with pytest.raises(ModelError, match="no random-effects terms"):

@@ -49,6 +49,8 @@ TMB_CASES = [
     "tmb_verbagg",
 ]
 BRUTE_FORCE = "agq_bruteforce_slope"
+#: nAGQ = 0 fits (their own, shorter layout; tested in test_glmm_vs_lme4.py)
+NAGQ0_CASES = ["cbpp_nagq0", "grouseticks_nagq0"]
 
 LME4_KEYS = {
     "case", "formula", "data", "family", "link", "nAGQ", "weights", "logLik", "df", "AIC",
@@ -88,7 +90,7 @@ def _data(ref: dict) -> pd.DataFrame:
 
 
 def test_every_fixture_file_is_listed():
-    listed = set(LME4_CASES) | set(TMB_CASES) | {BRUTE_FORCE}
+    listed = set(LME4_CASES) | set(TMB_CASES) | set(NAGQ0_CASES) | {BRUTE_FORCE}
     assert {p.stem for p in GLMM.glob("*.json")} == listed
 
 

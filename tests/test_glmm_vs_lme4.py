@@ -168,3 +168,45 @@ def test_likelihood_ratio_test_between_glmms():
     with pytest.raises(ij.ModelError, match="same family"):
         ij.anova(null, ij.glmer("cbind(incidence, size - incidence) ~ 1 + (1 | herd)",
                                 ij.datasets.load("cbpp"), "binomial", link="probit"))
+
+
+@pytest.mark.parametrize("case", ["cbpp_nagq0", "grouseticks_nagq0"])
+def test_nagq0_matches_lme4_first_stage(case):
+    """nAGQ = 0: the deviance in theta (fixed effects at the joint penalised mode) equals lme4's
+    devFunOnly at two thetas; the fit reaches lme4's criterion with its estimates and its
+    RX-based standard errors (canonical links: observed and expected curvature agree)."""
+    from interlace_jax.optim._fit_glmm_nagq0 import _JointModes
+
+    ref = reference(case)
+    data = fixture_data(ref)
+    model = ij.glmer(ref["formula"], data, ref["family"], link=ref["link"], nAGQ=0)
+    with ij.x64():
+        joint = _JointModes(model._data, model.fe_params.to_numpy(), zero_effects(model._data))
+        for check in ref["devfun_checks"]:
+            ours = joint.deviance(np.asarray(check["theta"]))
+            # lme4's PIRLS at tolPwrss 1e-12 still stops ~1e-9 relative above the mode
+            assert ours == pytest.approx(check["value"], rel=1e-8), check["label"]
+            assert ours <= check["value"] + 1e-10 * abs(ours)
+    assert model.deviance <= -2 * ref["logLik"] + 1e-6
+    assert model.llf == pytest.approx(ref["logLik"], abs=0.01)
+    beta = np.array(list(ref["beta"].values()))
+    se = np.array(list(ref["beta_se"].values()))
+    assert np.max(np.abs(model.fe_params.to_numpy() - beta) / se) < 0.01
+    np.testing.assert_allclose(model.bse.to_numpy(), se, rtol=2e-3)
+    np.testing.assert_allclose(model.theta, list(ref["theta"].values()), rtol=2e-3)
+    assert list(model.frame.x_names) == list(ref["beta"])
+    assert model.converged
+    assert "nAGQ = 0" in str(model.summary())
+
+
+def test_nagq0_needs_a_family_without_dispersion_and_bootstrap_says_so():
+    ref = reference("cbpp_nagq0")
+    data = fixture_data(ref)
+    with pytest.raises(ij.ModelError, match="nAGQ = 0 needs a family without a dispersion"):
+        ij.glmer("incidence ~ period + (1 | herd)", data.assign(incidence=data["incidence"] + 1),
+                 "Gamma", link="log", nAGQ=0)
+    with pytest.raises(ij.ModelError, match="nAGQ must be a whole number >= 0"):
+        ij.glmer(ref["formula"], data, "binomial", nAGQ=-1)
+    model = ij.glmer(ref["formula"], data, "binomial", nAGQ=0)
+    with pytest.raises(ij.ModelError, match="nAGQ = 0"):
+        ij.bootstrap(model, nsim=2, seed=1)

@@ -16,7 +16,7 @@ from interlace_jax.models._correlation import (
     CompoundSymmetry,
     check_structure,
 )
-from interlace_jax.models._forward import forward_derivatives
+from interlace_jax.models._forward import central_derivatives, forward_derivatives
 from interlace_jax.models._lmm_derivatives import (
     LMMDerivatives,
     lmm_derivatives,
@@ -57,6 +57,7 @@ __all__ = [
     "design_products",
     "effects_from_spherical",
     "forward_derivatives",
+    "central_derivatives",
     "deviance_parts",
     "factor_at",
     "lmm_data",

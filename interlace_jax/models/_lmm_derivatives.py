@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from interlace_jax.models._crossprod import LMMData
-from interlace_jax.models._forward import forward_derivatives
+from interlace_jax.models._forward import central_derivatives, forward_derivatives
 from interlace_jax.models._lmm import (
     LMMSolution,
     beta_cov_unscaled,
@@ -101,32 +101,12 @@ def lmm_derivatives_fd(
     For models with a large dense block, exact second derivatives through its Cholesky factor
     cost several times the whole fit, so the convergence checks use differences of
     exact objective values instead (as lme4's ``checkConv`` and lmerTest do): k^2 + k + 1
-    evaluations of ``out`` (theta (k,) -> the (2 + p^2,) outputs of :func:`_outputs`, e.g.
+    evaluations (:func:`~interlace_jax.models._forward.central_derivatives`) of ``out`` (theta (k,) -> the (2 + p^2,) outputs of :func:`_outputs`, e.g.
     :func:`solution_outputs` of the fit's compiled solution: no extra compilation). Accurate
     to about ``step^2`` relative.
     """
-    theta = np.asarray(theta, dtype=np.float64)
-    k = theta.size
-    h = step * np.maximum(1.0, np.abs(theta))
-    centre = out(theta)
-    plus, minus = [], []
-    for i in range(k):
-        e = np.zeros(k)
-        e[i] = h[i]
-        plus.append(out(theta + e))
-        minus.append(out(theta - e))
-    jac = np.stack([(pl - mi) / (2 * h[i]) for i, (pl, mi) in enumerate(zip(plus, minus))], -1)
-    hess = np.empty(centre.shape + (k, k))
-    for i in range(k):
-        hess[..., i, i] = (plus[i] - 2 * centre + minus[i]) / h[i] ** 2
-        for j in range(i):
-            # second order from the diagonal points and two more: f(x + h_ij) + f(x - h_ij)
-            # - f(x +- h_i) - f(x +- h_j) + 2 f(x) = 2 h_i h_j f_ij + O(h^4)
-            both = np.zeros(k)
-            both[i], both[j] = h[i], h[j]
-            mixed = (out(theta + both) + out(theta - both) - plus[i] - minus[i] - plus[j]
-                     - minus[j] + 2 * centre) / (2 * h[i] * h[j])
-            hess[..., i, j] = hess[..., j, i] = mixed
+    centre, jac, hess = central_derivatives(out, theta, step=step)
+    k = np.size(theta)
     p = data.plan.n_fixed
     n = float(data.n_obs)
     return LMMDerivatives(

@@ -17,7 +17,7 @@ def _fixed_effects_table(result) -> str:
 
 
 def _method(result) -> str:
-    if result.n_agq > 1:
+    if result.n_agq != 1:
         return f"Adaptive Gauss-Hermite Quadrature, nAGQ = {result.n_agq}"
     return "Laplace Approximation"
 
