@@ -50,7 +50,7 @@ TMB_CASES = [
 ]
 BRUTE_FORCE = "agq_bruteforce_slope"
 #: nAGQ = 0 fits (their own, shorter layout; tested in test_glmm_vs_lme4.py)
-NAGQ0_CASES = ["cbpp_nagq0", "grouseticks_nagq0"]
+NAGQ0_CASES = ["cbpp_nagq0", "grouseticks_nagq0", "cbpp_probit_nagq0"]
 
 LME4_KEYS = {
     "case", "formula", "data", "family", "link", "nAGQ", "weights", "logLik", "df", "AIC",

@@ -170,11 +170,11 @@ def test_likelihood_ratio_test_between_glmms():
                                 ij.datasets.load("cbpp"), "binomial", link="probit"))
 
 
-@pytest.mark.parametrize("case", ["cbpp_nagq0", "grouseticks_nagq0"])
+@pytest.mark.parametrize("case", ["cbpp_nagq0", "grouseticks_nagq0", "cbpp_probit_nagq0"])
 def test_nagq0_matches_lme4_first_stage(case):
     """nAGQ = 0: the deviance in theta (fixed effects at the joint penalised mode) equals lme4's
     devFunOnly at two thetas; the fit reaches lme4's criterion with its estimates and its
-    RX-based standard errors (canonical links: observed and expected curvature agree)."""
+    RX-based standard errors (expected curvature, also for the probit link)."""
     from interlace_jax.optim._fit_glmm_nagq0 import _JointModes
 
     ref = reference(case)
@@ -182,11 +182,15 @@ def test_nagq0_matches_lme4_first_stage(case):
     model = ij.glmer(ref["formula"], data, ref["family"], link=ref["link"], nAGQ=0)
     with ij.x64():
         joint = _JointModes(model._data, model.fe_params.to_numpy(), zero_effects(model._data))
+        start = joint.mode
         for check in ref["devfun_checks"]:
+            joint.mode = start  # the value does not depend on where the search starts
             ours = joint.deviance(np.asarray(check["theta"]))
-            # lme4's PIRLS at tolPwrss 1e-12 still stops ~1e-9 relative above the mode
+            # lme4's PIRLS at tolPwrss 1e-12 stops ~1e-9 relative from the mode (above it on
+            # grouseticks; with probit's Fisher scoring, which converges linearly, the two
+            # differ by 5e-10 either way)
             assert ours == pytest.approx(check["value"], rel=1e-8), check["label"]
-            assert ours <= check["value"] + 1e-10 * abs(ours)
+            assert ours <= check["value"] + 1e-9 * abs(ours)
     assert model.deviance <= -2 * ref["logLik"] + 1e-6
     assert model.llf == pytest.approx(ref["logLik"], abs=0.01)
     beta = np.array(list(ref["beta"].values()))

@@ -99,7 +99,7 @@ def penalised_objective(u: tuple, x: jax.Array, data) -> jax.Array:
     return -ll + 0.5 * (jnp.sum(u[0] ** 2) + jnp.sum(u[1] ** 2))
 
 
-def _lambda_t_z_t(v: jax.Array, x: jax.Array, data) -> tuple:
+def lambda_t_z_t(v: jax.Array, x: jax.Array, data) -> tuple:
     """``Lambda' Z' v`` for v (n,), as (first (L1, S1), rest (q_rest,))."""
     lams = split_theta(split_params(x, data.layout).theta, data.plan)
     first, rest = z_transpose_times(v, data.rmap)
@@ -111,7 +111,7 @@ def _lambda_t_z_t(v: jax.Array, x: jax.Array, data) -> tuple:
 def penalised_gradient(u: tuple, x: jax.Array, data) -> tuple:
     """grad_u h = u - Lambda' Z' (d log p / d eta), as (first, rest)."""
     _, score, _ = eta_derivatives(eta_of(u, x, data), split_params(x, data.layout), data)
-    first, rest = _lambda_t_z_t(score, x, data)
+    first, rest = lambda_t_z_t(score, x, data)
     return u[0] - first, u[1] - rest
 
 
@@ -131,7 +131,7 @@ def _newton_direction(u: tuple, x: jax.Array, data) -> tuple:
     _, score, observed = eta_derivatives(eta, p, data)
     weights = data.conditional.newton_weights(eta, observed, p, data)
     factor, design = penalised_factor(weights, x, data)
-    first, rest = _lambda_t_z_t(score, x, data)
+    first, rest = lambda_t_z_t(score, x, data)
     return z_solve(factor, first - u[0], rest - u[1], design, data.plan)
 
 
