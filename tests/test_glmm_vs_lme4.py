@@ -214,3 +214,15 @@ def test_nagq0_needs_a_family_without_dispersion_and_bootstrap_says_so():
     model = ij.glmer(ref["formula"], data, "binomial", nAGQ=0)
     with pytest.raises(ij.ModelError, match="nAGQ = 0"):
         ij.bootstrap(model, nsim=2, seed=1)
+
+
+def test_glmm_without_fixed_effects():
+    """y ~ 0 + (1 | g), as lme4 allows: fits (Laplace and nAGQ = 0), says so in the summary,
+    and its likelihood is below that of the same model with an intercept (nested)."""
+    data = fixture_data(reference("cbpp_laplace"))
+    none = ij.glmer("incidence ~ 0 + (1 | herd)", data, "poisson")
+    assert none.fe_params.empty and "No fixed effect coefficients" in str(none.summary())
+    with_intercept = ij.glmer("incidence ~ 1 + (1 | herd)", data, "poisson")
+    assert none.llf < with_intercept.llf
+    first_stage = ij.glmer("incidence ~ 0 + (1 | herd)", data, "poisson", nAGQ=0)
+    assert first_stage.llf == pytest.approx(none.llf, abs=1e-6)  # no beta: the same criterion

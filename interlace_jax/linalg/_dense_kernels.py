@@ -28,6 +28,8 @@ UNROLL_MAX = 8
 
 def _cholesky_unrolled(a: jnp.ndarray) -> jnp.ndarray:
     n = a.shape[-1]
+    if n == 0:  # a model without fixed effects has an empty X block
+        return a
     cols = []
     for j in range(n):
         v = a[..., :, j]
@@ -67,6 +69,8 @@ def cholesky(a: jnp.ndarray, lapack: bool = True) -> jnp.ndarray:
 
 def _forward(low: jnp.ndarray, b: jnp.ndarray) -> jnp.ndarray:
     """Unrolled solve of low x = b, low (..., n, n) lower, b (..., n, k)."""
+    if low.shape[-1] == 0:
+        return b
     rows = []
     for i in range(low.shape[-1]):
         r = b[..., i, :]
@@ -79,6 +83,8 @@ def _forward(low: jnp.ndarray, b: jnp.ndarray) -> jnp.ndarray:
 def _backward(low: jnp.ndarray, b: jnp.ndarray) -> jnp.ndarray:
     """Unrolled solve of low' x = b, low (..., n, n) lower, b (..., n, k)."""
     n = low.shape[-1]
+    if n == 0:
+        return b
     rows = [None] * n
     for i in reversed(range(n)):
         r = b[..., i, :]

@@ -77,7 +77,7 @@ def lmm_derivatives(theta: jax.Array, data: LMMData, reml: bool) -> LMMDerivativ
         value=out[0], gradient=jac[0], hessian=hess[0],
         log_pwrss=out[1], log_pwrss_gradient=jac[1], log_pwrss_hessian=hess[1],
         cov_unscaled=out[2:].reshape(p, p),
-        cov_unscaled_jacobian=jac[2:].reshape(p, p, -1),
+        cov_unscaled_jacobian=jac[2:].reshape(p, p, theta.shape[0]),
         dof=n - p if reml else n,
     )
 

@@ -40,7 +40,7 @@ def glm_start(family: Family, X: np.ndarray, y: np.ndarray, weights: np.ndarray,
         new_beta = np.linalg.lstsq(X * sw[:, None], z * sw, rcond=None)[0]
         if not np.all(np.isfinite(new_beta)):
             break
-        change = np.max(np.abs(new_beta - beta))
+        change = np.max(np.abs(new_beta - beta), initial=0.0)
         beta = new_beta
         eta = X @ beta + offset
         mu = np.asarray(link.inverse(eta), dtype=float)

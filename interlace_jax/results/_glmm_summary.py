@@ -59,9 +59,12 @@ class GLMMSummary:
             lines.append(f"Dispersion estimate for {fam.name} family (phi): "
                          f"{r_format([r.dispersion], 3)[0]}")
         lines.append("")
-        lines.append("Fixed effects:")
-        lines.append(_fixed_effects_table(r))
-        lines += fixed_effects_notes(r, r.cov_params().to_numpy())
+        if len(r.fe_params):
+            lines.append("Fixed effects:")
+            lines.append(_fixed_effects_table(r))
+            lines += fixed_effects_notes(r, r.cov_params().to_numpy())
+        else:
+            lines.append("No fixed effect coefficients")
         for msg in r.convergence_messages:
             lines.append(msg)
         return "\n".join(lines)

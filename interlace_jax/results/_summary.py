@@ -140,10 +140,13 @@ class LMMSummary:
         groups = ", ".join(f"{g}, {n}" for g, n in r.ngroups.items())
         lines.append(f"Number of obs: {r.nobs}, groups:  {groups}")
         lines.append("")
-        lines.append("Fixed effects:")
-        lines.append(_fixed_effects_table(r))
-        # lme4's vcov, also under Kenward-Roger (as lmerTest)
-        lines += fixed_effects_notes(r, r._vcov_unadjusted)
+        if len(r.fe_params):
+            lines.append("Fixed effects:")
+            lines.append(_fixed_effects_table(r))
+            # lme4's vcov, also under Kenward-Roger (as lmerTest)
+            lines += fixed_effects_notes(r, r._vcov_unadjusted)
+        else:
+            lines.append("No fixed effect coefficients")
         for msg in r.convergence_messages:
             lines.append(msg)
         return "\n".join(lines)
