@@ -1,5 +1,6 @@
-"""A binomial GLMM (lme4's cbpp example): Laplace and adaptive quadrature, a likelihood-ratio
-test, conditional modes with their SDs, and predictions on the response scale."""
+"""A binomial GLMM (lme4's cbpp example): Laplace, adaptive quadrature and lme4's faster
+nAGQ = 0, a likelihood-ratio test, conditional modes with their SDs, and predictions on the
+response scale."""
 
 import pandas as pd
 
@@ -11,7 +12,9 @@ m = ij.glmer(formula, cbpp, "binomial")
 print(m.summary())
 
 m25 = ij.glmer(formula, cbpp, "binomial", nAGQ=25)
-print(f"\nlogLik: Laplace {m.llf:.4f}, adaptive quadrature (25 nodes) {m25.llf:.4f}")
+m0 = ij.glmer(formula, cbpp, "binomial", nAGQ=0)  # theta only; beta at the joint mode
+print(f"\nlogLik: Laplace {m.llf:.4f}, adaptive quadrature (25 nodes) {m25.llf:.4f}, "
+      f"nAGQ = 0 {m0.llf:.4f}")
 
 null = ij.glmer("cbind(incidence, size - incidence) ~ 1 + (1 | herd)", cbpp, "binomial")
 print(ij.anova(null, m))
