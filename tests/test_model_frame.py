@@ -153,6 +153,12 @@ def test_r_spellings_in_expressions():
         "(Intercept)", "factor(k)2", "factor(k)3")
 
 
+def test_an_r_function_formulas_lack_is_a_clear_error():
+    df = cond_data()
+    with pytest.raises(DataError, match=r"fixed-effects part.*name 'ns' is not defined"):
+        frame("y ~ ns(x, 3) + (1 | subj)", df)
+
+
 def test_logical_predictor_is_coded_as_a_factor():
     df = cond_data()
     df["flag"] = df["x"] > 0

@@ -33,7 +33,7 @@ from ._formula_cache import cached_formula
 from ._r_syntax import R_FUNCTIONS, r_spelling
 
 _LEVEL = re.compile(r"\[(?:T\.)?([^\[\]]*)\](?=:|$)")
-_RAW_POLY = re.compile(r"(poly\(.*), raw=True\)\[(\d+)\]")
+_RAW_POLY = re.compile(r"(poly\([^\[\]]*?), raw=True\)\[(\d+)\]")
 _POLY = re.compile(r"C\(`?([^`,()]+)`?, contr\.poly\)\[([^\[\]]*)\](?=:|$)")
 _BOOL_LEVELS = ("FALSE", "TRUE")
 

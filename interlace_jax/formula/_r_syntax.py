@@ -4,8 +4,9 @@ formulaic evaluates the expressions of a formula (``I(x^2)``, ``log(y)``, ``poly
 Python. :func:`python_spelling` rewrites the R-only spellings first, outside quotes and
 backticks: ``^`` -> ``**`` (a power inside a call; between terms both mean crossing, as in R),
 ``TRUE``/``FALSE`` -> ``True``/``False``, ``as.factor(`` -> ``as_factor(`` and ``as.numeric(``
--> ``as_numeric(`` (:func:`r_spelling` turns names back). :data:`R_FUNCTIONS` are R's functions that formulaic does not have, passed as
-the evaluation context when a model matrix is built and when it is replayed on new data.
+-> ``as_numeric(`` (:func:`r_spelling` turns names back). :data:`R_FUNCTIONS` are R's
+functions that formulaic does not have, passed as the evaluation context when a model matrix
+is built and when it is replayed on new data.
 """
 
 from __future__ import annotations

@@ -23,11 +23,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from interlace_jax.linalg import z_log_det, z_solve
+from interlace_jax.linalg import z_solve
 from interlace_jax.models._laplace import (
-    lambda_t_z_t,
     eta_derivatives,
     eta_of,
+    lambda_t_z_t,
+    laplace_at,
     penalised_factor,
     penalised_objective,
 )
@@ -41,8 +42,8 @@ def _joint_h(v: tuple, theta: jax.Array, data) -> jax.Array:
 
 
 def _joint_system(v: tuple, theta: jax.Array, data):
-    """The parts of the joint Newton system at v: (score (n,), factor and design of M,
-    C' as (first (p, L1, S1), rest (p, q_rest)), M^{-1} C likewise, S (p, p))."""
+    """The parts of the joint Newton system at v: (x = (theta, beta), score (n,), factor and
+    design of M, C' as (first (p, L1, S1), rest (p, q_rest)), M^{-1} C likewise, S (p, p))."""
     x = jnp.concatenate([theta, v[2]])
     p = split_params(x, data.layout)
     eta = eta_of(v[:2], x, data)
@@ -80,12 +81,5 @@ def joint_mode_deviance(theta: jax.Array, v0: tuple, data):
         (deviance, the joint mode v, S (p, p): the Schur complement ``RX'RX`` there).
     """
     v = damped_newton(_joint_h, _joint_direction, theta, v0, data)
-    x = jnp.concatenate([theta, v[2]])
-    p = split_params(x, data.layout)
-    eta = eta_of(v[:2], x, data)
-    model = data.conditional
-    ll = jnp.sum(model.log_density(eta, p, data)) + data.log_constant
-    factor, _ = penalised_factor(model.laplace_weights(eta, p, data), x, data)
-    penalty = jnp.sum(v[0] ** 2) + jnp.sum(v[1] ** 2)
-    deviance = -2.0 * ll + penalty + z_log_det(factor, data.plan)
+    deviance, _ = laplace_at(v[:2], jnp.concatenate([theta, v[2]]), data)
     return deviance, v, _joint_system(v, theta, data)[-1]

@@ -167,16 +167,23 @@ def laplace_curvature(u: tuple, x: jax.Array, data) -> jax.Array:
                                             data)
 
 
-def laplace_parts(x: jax.Array, data, u0: tuple | None = None):
-    """(deviance, mode u, factor) of the Laplace approximation at outer parameters x."""
-    u = conditional_mode(x, zero_effects(data, x.dtype) if u0 is None else u0, data)
+def laplace_at(u: tuple, x: jax.Array, data):
+    """(deviance, factor) of the Laplace approximation at outer parameters x, taken at
+    spherical effects u (the conditional mode, or the joint mode of ``nAGQ = 0``)."""
     eta = eta_of(u, x, data)
     p = split_params(x, data.layout)
     model = data.conditional
     ll = jnp.sum(model.log_density(eta, p, data)) + data.log_constant
     factor, _ = penalised_factor(model.laplace_weights(eta, p, data), x, data)
     penalty = jnp.sum(u[0] ** 2) + jnp.sum(u[1] ** 2)
-    return -2.0 * ll + penalty + z_log_det(factor, data.plan), u, factor
+    return -2.0 * ll + penalty + z_log_det(factor, data.plan), factor
+
+
+def laplace_parts(x: jax.Array, data, u0: tuple | None = None):
+    """(deviance, mode u, factor) of the Laplace approximation at outer parameters x."""
+    u = conditional_mode(x, zero_effects(data, x.dtype) if u0 is None else u0, data)
+    deviance, factor = laplace_at(u, x, data)
+    return deviance, u, factor
 
 
 def laplace_deviance(x: jax.Array, data, u0: tuple | None = None
