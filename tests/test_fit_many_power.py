@@ -46,6 +46,34 @@ def test_fit_many_equals_single_fits(sleep, many):
     assert "3 responses" in repr(many)
 
 
+def test_fit_many_on_a_crossed_design_equals_single_fits_whatever_the_chunks():
+    """Crossed terms (a dense block, fitted with differences of exact values): the same
+    optimum as single fits, and chunk sizes change nothing beyond the optimizer's tolerance."""
+    rng = np.random.default_rng(5)
+    subj, item = np.meshgrid(np.arange(12), np.arange(8), indexing="ij")
+    keep = rng.uniform(size=subj.size) < 0.85  # unbalanced
+    frame = pd.DataFrame({"subj": [f"s{s}" for s in subj.ravel()[keep]],
+                          "item": [f"i{i}" for i in item.ravel()[keep]]})
+    frame["x"] = rng.normal(size=len(frame))
+    names = [f"y{j}" for j in range(3)]
+    for j, name in enumerate(names):
+        frame[name] = (0.4 * frame["x"] + rng.normal(size=12)[subj.ravel()[keep]]
+                       + (0.6 - 0.25 * j) * rng.normal(size=8)[item.ravel()[keep]]
+                       + rng.normal(size=len(frame)))
+    many = fit_many("~ x + (1 | subj) + (1 | item)", frame, names)
+    one_by_one = fit_many("~ x + (1 | subj) + (1 | item)", frame, names, chunk_size=1)
+    assert many.n_failed == 0
+    for name in names:
+        single = ij.fit(f"{name} ~ x + (1 | subj) + (1 | item)", frame)
+        assert many.llf[name] >= single.llf - 1e-9
+        assert many.llf[name] == pytest.approx(single.llf, abs=1e-7)
+        np.testing.assert_allclose(many.params.loc[name], single.fe_params, rtol=1e-6)
+        np.testing.assert_allclose(many.bse.loc[name], single.bse, rtol=1e-5)
+        np.testing.assert_allclose(many.df.loc[name], single.fe_df, rtol=1e-4)
+    np.testing.assert_allclose(one_by_one.params.to_numpy(), many.params.to_numpy(), rtol=1e-6)
+    np.testing.assert_allclose(one_by_one.llf.to_numpy(), many.llf.to_numpy(), rtol=1e-12)
+
+
 def test_fit_many_takes_an_array_of_responses(sleep, many):
     ys = sleep[["Reaction", "noisy", "pure"]].to_numpy()
     arr = fit_many("y ~ Days + (Days | Subject)", sleep, ys)
@@ -55,6 +83,7 @@ def test_fit_many_takes_an_array_of_responses(sleep, many):
 
 @pytest.mark.parametrize("responses, match", [
     (["Reaction", "nope"], "not found"),
+    (["Reaction", "Subject"], "'Subject' is not numeric"),
     (np.zeros((5, 2)), "one row per data row"),
     ([], "empty"),
 ])

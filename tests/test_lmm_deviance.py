@@ -100,7 +100,8 @@ def test_same_structure_new_data_does_not_recompile(rng):
     assert len(traces) == 1
 
 
-def test_vmapped_fits_over_responses_match_single_fits(rng):
+@pytest.mark.parametrize("optimizer", ["newton", "newton_central"])
+def test_vmapped_fits_over_responses_match_single_fits(rng, optimizer):
     terms, X, _, w = _problem(rng, DESIGNS["crossed"])
     b = [rng.normal(size=t.n_levels) for t in terms]
     ys = [X @ [1.0, 0.5, -0.3] + sum(bk[t.refs] for bk, t in zip(b, terms))
@@ -110,12 +111,33 @@ def test_vmapped_fits_over_responses_match_single_fits(rng):
     batched_data = type(datas[0])(datas[0].design, stacked, datas[0].plan)
     in_axes = (None, type(datas[0])(None, 0, datas[0].plan), None, None)
     theta0 = jnp.ones(2)
-    batch = jax.vmap(fit_lmm_arrays, in_axes=in_axes)(theta0, batched_data, True, "newton")
+    batch = jax.vmap(fit_lmm_arrays, in_axes=in_axes)(theta0, batched_data, True, optimizer)
     assert np.all(np.asarray(batch.opt.status) == Status.CONVERGED)
     for j, d in enumerate(datas):
         single = fit_theta(d, reml=True, theta0=np.ones(2))
+        assert float(batch.solution.deviance[j]) <= float(single.solution.deviance) + 1e-9
         np.testing.assert_allclose(batch.theta[j], single.theta, atol=1e-6)
         np.testing.assert_allclose(batch.solution.beta[j], single.solution.beta, rtol=1e-6)
+
+
+@pytest.mark.parametrize("design", ["crossed", "crossed_vector"])
+def test_device_differences_match_exact_derivatives_under_vmap(rng, design):
+    """Batched fits' derivatives by central differences (with Richardson's extrapolation)
+    agree with the exact ones, vmapped over two points."""
+    from interlace_jax.models import lmm_derivatives_central
+
+    terms, X, y, w = _problem(rng, DESIGNS[design])
+    data = lmm_data(terms, X, y, w)
+    thetas = jnp.stack([jnp.asarray(_computation_theta(rng, terms, data)[1]) for _ in range(2)])
+    central = jax.jit(jax.vmap(lambda th: lmm_derivatives_central(th, data, True)))(thetas)
+    for j in range(2):
+        exact = lmm_derivatives(thetas[j], data, True)
+        np.testing.assert_allclose(central.gradient[j], exact.gradient, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(central.hessian[j], exact.hessian, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(central.log_pwrss_hessian[j], exact.log_pwrss_hessian,
+                                   rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(central.cov_unscaled_jacobian[j],
+                                   exact.cov_unscaled_jacobian, rtol=1e-6, atol=1e-9)
 
 
 def test_finite_difference_derivatives_match_exact_ones(rng):

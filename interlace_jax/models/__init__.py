@@ -16,10 +16,15 @@ from interlace_jax.models._correlation import (
     CompoundSymmetry,
     check_structure,
 )
-from interlace_jax.models._forward import central_derivatives, forward_derivatives
+from interlace_jax.models._forward import (
+    central_derivatives,
+    central_derivatives_jax,
+    forward_derivatives,
+)
 from interlace_jax.models._lmm_derivatives import (
     LMMDerivatives,
     lmm_derivatives,
+    lmm_derivatives_central,
     lmm_derivatives_fd,
     solution_outputs,
 )
@@ -58,10 +63,12 @@ __all__ = [
     "effects_from_spherical",
     "forward_derivatives",
     "central_derivatives",
+    "central_derivatives_jax",
     "deviance_parts",
     "factor_at",
     "lmm_data",
     "lmm_derivatives",
+    "lmm_derivatives_central",
     "lmm_derivatives_fd",
     "solution_outputs",
     "lmm_deviance",

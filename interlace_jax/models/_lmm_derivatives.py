@@ -12,6 +12,7 @@ Forward mode pushes ``n_theta`` (then ``n_theta^2``) tangents, whatever the numb
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
@@ -20,7 +21,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from interlace_jax.models._crossprod import LMMData
-from interlace_jax.models._forward import central_derivatives, forward_derivatives
+from interlace_jax.models._forward import (
+    central_derivatives,
+    central_derivatives_jax,
+    forward_derivatives,
+)
 from interlace_jax.models._lmm import (
     LMMSolution,
     beta_cov_unscaled,
@@ -67,19 +72,34 @@ class LMMDerivatives:
     dof: jax.Array
 
 
-def lmm_derivatives(theta: jax.Array, data: LMMData, reml: bool) -> LMMDerivatives:
-    """Objective, gradient, Hessian and the inference ingredients at theta (n_theta,)."""
-
-    out, jac, hess = forward_derivatives(lambda th: _outputs(th, data, reml), theta)
-    p = data.plan.n_fixed
+def _assemble(out, jac, hess, data: LMMData, reml: bool) -> LMMDerivatives:
+    """LMMDerivatives from the outputs of :func:`_outputs` (2 + p^2,), their Jacobian
+    (2 + p^2, k) and Hessian (2 + p^2, k, k)."""
+    p, k = data.plan.n_fixed, jac.shape[-1]
     n = data.n_obs
     return LMMDerivatives(
         value=out[0], gradient=jac[0], hessian=hess[0],
         log_pwrss=out[1], log_pwrss_gradient=jac[1], log_pwrss_hessian=hess[1],
         cov_unscaled=out[2:].reshape(p, p),
-        cov_unscaled_jacobian=jac[2:].reshape(p, p, theta.shape[0]),
+        cov_unscaled_jacobian=jac[2:].reshape(p, p, k),
         dof=n - p if reml else n,
     )
+
+
+def lmm_derivatives(theta: jax.Array, data: LMMData, reml: bool) -> LMMDerivatives:
+    """Objective, gradient, Hessian and the inference ingredients at theta (n_theta,)."""
+    return _assemble(*forward_derivatives(lambda th: _outputs(th, data, reml), theta), data,
+                     reml)
+
+
+def lmm_derivatives_central(theta: jax.Array, data: LMMData, reml: bool, *,
+                            step: float = 1e-3) -> LMMDerivatives:
+    """:func:`lmm_derivatives` by central differences of exact outputs on the device, with
+    Richardson's extrapolation (:func:`~interlace_jax.models._forward.central_derivatives_jax`):
+    ``2 k^2 + 2 k + 1`` evaluations; for batched fits, where they cost a fraction of exact
+    second derivatives. Jit-able and vmap-able."""
+    return _assemble(*central_derivatives_jax(lambda th: _outputs(th, data, reml), theta,
+                                              step=step, extrapolate=True), data, reml)
 
 
 def solution_outputs(solution: LMMSolution) -> np.ndarray:
@@ -101,18 +121,11 @@ def lmm_derivatives_fd(
     For models with a large dense block, exact second derivatives through its Cholesky factor
     cost several times the whole fit, so the convergence checks use differences of
     exact objective values instead (as lme4's ``checkConv`` and lmerTest do): k^2 + k + 1
-    evaluations (:func:`~interlace_jax.models._forward.central_derivatives`) of ``out`` (theta (k,) -> the (2 + p^2,) outputs of :func:`_outputs`, e.g.
-    :func:`solution_outputs` of the fit's compiled solution: no extra compilation). Accurate
-    to about ``step^2`` relative.
+    evaluations (:func:`~interlace_jax.models._forward.central_derivatives`) of ``out``
+    (theta (k,) -> the (2 + p^2,) outputs of :func:`_outputs`, e.g. :func:`solution_outputs`
+    of the fit's compiled solution: no extra compilation). Accurate to about ``step^2``
+    relative.
     """
     centre, jac, hess = central_derivatives(out, theta, step=step)
-    k = np.size(theta)
-    p = data.plan.n_fixed
-    n = float(data.n_obs)
-    return LMMDerivatives(
-        value=centre[0], gradient=jac[0], hessian=hess[0],
-        log_pwrss=centre[1], log_pwrss_gradient=jac[1], log_pwrss_hessian=hess[1],
-        cov_unscaled=centre[2:].reshape(p, p),
-        cov_unscaled_jacobian=jac[2:].reshape(p, p, k),
-        dof=np.asarray(n - p if reml else n),
-    )
+    derivs = _assemble(centre, jac, hess, data, reml)
+    return dataclasses.replace(derivs, dof=np.asarray(derivs.dof, dtype=np.float64))

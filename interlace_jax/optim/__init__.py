@@ -21,6 +21,7 @@ from interlace_jax.optim._result import OptResult, Status
 from interlace_jax.optim._start import (
     lme4_start,
     start_candidates,
+    start_candidates_many,
     start_theta,
     with_correlation_starts,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "rectify_host",
     "lme4_start",
     "start_candidates",
+    "start_candidates_many",
     "start_theta",
     "with_correlation_starts",
 ]

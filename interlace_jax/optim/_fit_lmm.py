@@ -10,7 +10,8 @@ Two paths share the objective and the Newton iteration:
 * :func:`fit_lmm_arrays`: the whole fit, from theta0 to beta, sigma and the conditional modes,
   as one jitted function, for batches of fits under ``jax.vmap`` (bootstrap, many responses).
 
-Optimizers: "newton" (exact-Hessian Newton), "lbfgs" (optax L-BFGS in JAX), "lbfgsb"
+Optimizers: "newton" (exact-Hessian Newton), "newton_central" (the same with central differences
+of exact values, for batched fits: ``fit_many``), "lbfgs" (optax L-BFGS in JAX), "lbfgsb"
 (scipy's L-BFGS-B with exact gradients), "cobyqa" (scipy's derivative-free quadratic-model
 trust region, a successor of BOBYQA), "bobyqa" (Py-BOBYQA, an optional extra). "auto" (the
 default) takes "newton" unless the dense block of the factor is large (crossed designs such as
@@ -50,10 +51,16 @@ from interlace_jax.optim._checks import (
 from interlace_jax.optim._compile_options import FEW_CALLS, LAPLACE_OBJECTIVE, accepted
 from interlace_jax.optim._host_jit import host_jit
 from interlace_jax.optim._minimize import minimize_lbfgs
-from interlace_jax.optim._newton import minimize_newton, minimize_newton_finished
+from interlace_jax.optim._newton import (
+    minimize_newton,
+    minimize_newton_central,
+    minimize_newton_finished,
+)
 from interlace_jax.optim._result import OptResult, Status
 
-JAX_OPTIMIZERS: dict[str, Callable] = {"newton": minimize_newton, "lbfgs": minimize_lbfgs}
+JAX_OPTIMIZERS: dict[str, Callable] = {"newton": minimize_newton,
+                                      "newton_central": minimize_newton_central,
+                                      "lbfgs": minimize_lbfgs}
 
 
 def _sizes(data: LMMData) -> tuple[int, ...]:
