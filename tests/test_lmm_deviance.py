@@ -212,6 +212,50 @@ def test_dense_coupling_update_equals_sparse_pair_products(rng):
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-9, atol=1e-10)
 
 
+@pytest.mark.parametrize("item_size", [1, 2])
+@pytest.mark.parametrize("drop", [0, 5])
+def test_grouped_schur_update_equals_the_dense_oracle(rng, item_size, drop):
+    """Crossed subjects x items, balanced (one group of subjects by their number of
+    observations) or with a few cells dropped (two groups): the update from the groups' fixed
+    sums gives the brute-force deviance, and its derivatives those of the dense C'C update;
+    weights (every subject its own diagonal) turn the grouping off."""
+    import dataclasses
+
+    from interlace_jax.models._crossprod import no_gram_groups
+    from interlace_jax.terms import ReTerm
+
+    subj, item = (a.ravel() for a in np.meshgrid(np.arange(12), np.arange(9), indexing="ij"))
+    keep = np.ones(subj.size, bool)
+    keep[np.arange(drop) * 9 + np.arange(drop)] = False  # subject k loses item k, k < drop
+    subj, item = subj[keep], item[keep]
+    n = subj.size
+    x = rng.normal(size=n)
+    z_item = np.column_stack([np.ones(n), x])[:, :item_size]
+    terms = [ReTerm("subj", subj.astype(np.int32), np.ones((n, 1)), tuple(range(12)),
+                    ("(Intercept)",)),
+             ReTerm("item", item.astype(np.int32), z_item, tuple(range(9)),
+                    ("(Intercept)", "x")[:item_size])]
+    X = np.column_stack([np.ones(n), x])
+    y = X @ [1.0, 0.4] + rng.normal(size=12)[subj] + rng.normal(size=9)[item] + rng.normal(size=n)
+    data = lmm_data(terms, X, y, np.ones(n))
+    assert data.plan.dense_coupling
+    assert data.design.gram_by_group.shape[0] == (1 if drop == 0 else 2)
+    user, theta = _computation_theta(rng, terms, data)
+    for reml in (True, False):
+        assert float(lmm_deviance(jnp.asarray(theta), data, reml)) == pytest.approx(
+            dense_deviance(terms, X, y, user, reml), rel=1e-10)
+    q = data.plan.n_rest + data.plan.n_fixed
+    ungrouped = dataclasses.replace(data, design=dataclasses.replace(data.design, **dict(zip(
+        ("gram_by_group", "gram_group_level", "gram_u"), no_gram_groups(q)))))
+    grouped_d = lmm_derivatives(jnp.asarray(theta), data, True)
+    dense_d = lmm_derivatives(jnp.asarray(theta), ungrouped, True)
+    np.testing.assert_allclose(grouped_d.hessian, dense_d.hessian, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(grouped_d.cov_unscaled_jacobian, dense_d.cov_unscaled_jacobian,
+                               rtol=1e-9, atol=1e-12)
+    weighted = lmm_data(terms, X, y, rng.uniform(0.5, 2.0, n))
+    assert weighted.plan.dense_coupling and weighted.design.gram_by_group.shape[0] == 0
+
+
 def test_nested_factors_keep_the_sparse_schur_update(rng):
     """Classes nested in schools: each class meets one school, so the pairs are few and the
     plan keeps the sparse update."""

@@ -222,6 +222,6 @@ def correlated_lmm_data(terms: list[ReTerm], X: np.ndarray, y: np.ndarray, weigh
         rest_pairs=pairs,
         obs_entry=tuple(e.astype(np.int32) for e in index.obs_entry),
     )
-    template = design_products(plan, index, terms, X, weights)
+    template = design_products(plan, index, terms, X, weights, grouped_update=False)
     n_theta = sum(t.n_theta for t in terms)
     return jax.device_put(CorrelatedLMMData(rows, template, layout, structure, plan, n_theta))

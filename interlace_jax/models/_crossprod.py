@@ -32,6 +32,12 @@ class DesignProducts:
         entry_b: per rest term t, (E_t, S_t, S1) blocks of Z_t'WZ1 at the coupling entries.
         entry_first: per rest term t, (E_t,) level of term 1 of each entry.
         scalar_first, scalar_row, pair_a, pair_b, pair_target, dense_index: see CouplingIndex.
+        gram_by_group, gram_group_level, gram_u: the Schur-complement update of a plan with
+            dense coupling and a scalar first term, grouped by that term's diagonal
+            (:func:`gram_groups`): (G, Q, Q) sums of ``u_k u_k'`` over the first-term levels
+            k of each group, (G,) one level of each group, and (L1, Q) the unscaled rows
+            ``u_k = [Z_rest'W z1_k, X'W z1_k]`` (Q = q_rest + p); G = 0 (empty arrays) when
+            grouping does not pay.
         n_obs: () number of observations, as a float.
         log_weights_sum: () sum of log prior weights (0 when unweighted).
     """
@@ -49,6 +55,9 @@ class DesignProducts:
     pair_b: jax.Array
     pair_target: jax.Array
     dense_index: jax.Array
+    gram_by_group: jax.Array
+    gram_group_level: jax.Array
+    gram_u: jax.Array
     n_obs: jax.Array
     log_weights_sum: jax.Array
 
@@ -131,8 +140,45 @@ def _rest_cross(rest: list[tuple[ReTerm, int]], cols: np.ndarray, n_rest: int) -
     return out
 
 
+def no_gram_groups(n_rest_fixed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The empty (G = 0) grouped-update arrays of :class:`DesignProducts` for Q columns."""
+    return (np.zeros((0, n_rest_fixed, n_rest_fixed)), np.zeros(0, np.int32),
+            np.zeros((0, n_rest_fixed)))
+
+
+def gram_groups(plan: BlockPlan, index: CouplingIndex, a11: np.ndarray, entry_b: list,
+                xz1: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(gram_by_group, gram_group_level, gram_u) of :class:`DesignProducts`.
+
+    With a scalar first term, its level k enters the Schur-complement update of the dense
+    rest block as ``w_k Lambda~' u_k u_k' Lambda~`` with ``w_k = theta_1^2 / (theta_1^2 a11_k
+    + 1)`` (Lambda~ = diag(Lambda_rest, I_p)): levels with equal ``a11_k`` (the same number of
+    observations, without weights) share ``w_k``, so the update is a sum over G groups of
+    fixed matrices. For a balanced crossed design G = 1, and the L1 x Q x Q product of the
+    dense coupling becomes Q x Q work. Used when G <= L1 / 2 and the G Q x Q sums hold at most
+    4 times the L1 x Q rows; else empty.
+    """
+    q, p = plan.n_rest, xz1.shape[1]
+    n_first = plan.terms[0].n_levels
+    if not plan.dense_coupling or plan.terms[0].size != 1:
+        return no_gram_groups(q + p)
+    _, group_level, group = np.unique(a11[:, 0, 0], return_index=True, return_inverse=True)
+    n_groups, width = group_level.size, q + p
+    if 2 * n_groups > n_first or n_groups * width > 4 * n_first:
+        return no_gram_groups(q + p)
+    u = np.zeros((n_first, width))
+    for lay, b, first, level in zip(plan.terms[1:], entry_b, index.entry_first,
+                                    index.entry_level):
+        for s in range(lay.size):
+            np.add.at(u, (first, lay.offset + level * lay.size + s), b[:, s, 0])
+    u[:, q:] = xz1[:, :, 0]
+    by_group = np.stack([u[group == g].T @ u[group == g] for g in range(n_groups)])
+    return by_group, group_level.astype(np.int32), u
+
+
 def design_products(
-    plan: BlockPlan, index: CouplingIndex, terms: list[ReTerm], X: np.ndarray, weights: np.ndarray
+    plan: BlockPlan, index: CouplingIndex, terms: list[ReTerm], X: np.ndarray, weights: np.ndarray,
+    *, grouped_update: bool = True,
 ) -> DesignProducts:
     """Compute the y-independent products.
 
@@ -141,6 +187,8 @@ def design_products(
         terms: random-effects terms in the user's order.
         X: (n, p) fixed-effects model matrix (full column rank).
         weights: (n,) positive prior weights.
+        grouped_update: precompute the grouped Schur-complement update (:func:`gram_groups`)
+            where it pays; False for a template whose products are replaced on the device.
     """
     ordered = [terms[i] for i in plan.order]
     first, rest = ordered[0], ordered[1:]
@@ -160,9 +208,14 @@ def design_products(
                     flat = rows_t[:, s].astype(np.int64) * q + rows_u[:, r]
                     arr += _sum_by(flat, wzt[:, s] * other.z[:, r], q * q).reshape(q, q)
     wx = X * weights[:, None]
+    a11 = _per_level(first.refs, first.z, wz1, first.n_levels)
+    xz1 = _per_level(first.refs, X, wz1, first.n_levels)
+    gram_by_group, gram_group_level, gram_u = (
+        gram_groups(plan, index, a11, entry_b, xz1) if grouped_update
+        else no_gram_groups(q + X.shape[1]))
     return DesignProducts(
-        a11=_per_level(first.refs, first.z, wz1, first.n_levels),
-        xz1=_per_level(first.refs, X, wz1, first.n_levels),
+        a11=a11,
+        xz1=xz1,
         arr=arr,
         arx=_rest_cross(rest_offsets, wx, q),
         xx=X.T @ wx,
@@ -174,6 +227,9 @@ def design_products(
         pair_b=index.pair_b,
         pair_target=index.pair_target,
         dense_index=index.dense_index,
+        gram_by_group=gram_by_group,
+        gram_group_level=gram_group_level,
+        gram_u=gram_u,
         n_obs=np.asarray(float(X.shape[0])),
         log_weights_sum=np.asarray(float(np.sum(np.log(weights)))),
     )

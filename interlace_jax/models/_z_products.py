@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from interlace_jax.linalg import BlockPlan, CouplingIndex
-from interlace_jax.models._crossprod import DesignProducts, ResponseProducts
+from interlace_jax.models._crossprod import DesignProducts, ResponseProducts, no_gram_groups
 from interlace_jax.models._response_map import ResponseMap
 from interlace_jax.terms import ReTerm
 
@@ -93,6 +93,7 @@ def weighted_z_products(w: jax.Array, zmap: ZProductMap, rmap: ResponseMap) -> D
         xx=jnp.zeros((0, 0), dtype), entry_b=entry_b, entry_first=zmap.entry_first,
         scalar_first=zmap.scalar_first, scalar_row=zmap.scalar_row, pair_a=zmap.pair_a,
         pair_b=zmap.pair_b, pair_target=zmap.pair_target, dense_index=zmap.dense_index,
+        **dict(zip(("gram_by_group", "gram_group_level", "gram_u"), no_gram_groups(q))),
         n_obs=jnp.asarray(w.shape[0], dtype), log_weights_sum=jnp.zeros((), dtype),
     )
 
