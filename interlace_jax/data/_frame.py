@@ -229,7 +229,9 @@ def numeric_matrix(data: Any, names: Sequence[str]) -> np.ndarray:
     for name, dtype in frame.schema.items():
         if not dtype.is_numeric():
             raise DataError(f"column {name!r} is not numeric (type {dtype})")
-    block = frame.select(nw.col(*unique).cast(nw.Float64).fill_null(float("nan"))).to_numpy()
+    block = frame.to_numpy()
+    if block.dtype.kind != "f":  # nullable integer columns come out as objects
+        block = frame.select(nw.col(*unique).cast(nw.Float64).fill_null(float("nan"))).to_numpy()
     position = {name: j for j, name in enumerate(unique)}
     return np.asarray(block, dtype=np.float64)[:, [position[n] for n in names]]
 
