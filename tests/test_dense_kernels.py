@@ -16,7 +16,7 @@ def _spd(rng, n, batch=()):
     return a @ np.swapaxes(a, -1, -2) + n * np.eye(n)
 
 
-@pytest.mark.parametrize("n", [1, 3, 8, 12])
+@pytest.mark.parametrize("n", [1, 3, 8, 12, 17, 43])  # 17, 43: the loop split once, twice
 @pytest.mark.parametrize("lapack", [True, False])
 def test_cholesky_and_solves_match_numpy(rng, n, lapack):
     a = _spd(rng, n, (4,))
@@ -33,12 +33,14 @@ def test_cholesky_and_solves_match_numpy(rng, n, lapack):
 def test_cholesky_of_an_indefinite_matrix_is_not_finite():
     a = jnp.asarray(np.diag([1.0, -1.0, 2.0]))
     assert not np.all(np.isfinite(cholesky(a)))
-    assert not np.all(np.isfinite(cholesky(jnp.asarray(np.diag(np.r_[np.ones(9), -1.0])),
-                                           lapack=False)))
+    for n in (10, 40):  # the negative pivot in the last (split: Schur) block
+        assert not np.all(np.isfinite(cholesky(jnp.asarray(np.diag(np.r_[np.ones(n - 1), -1.0])),
+                                               lapack=False)))
 
 
-def test_loop_cholesky_differentiates_like_lapack(rng):
-    a = jnp.asarray(_spd(rng, 10))
+@pytest.mark.parametrize("n", [10, 40])
+def test_loop_cholesky_differentiates_like_lapack(rng, n):
+    a = jnp.asarray(_spd(rng, n))
 
     def logdet(m, lapack):
         return 2 * jnp.sum(jnp.log(jnp.diagonal(cholesky(m, lapack))))

@@ -10,8 +10,9 @@ LAPACK:
 
 * sizes up to :data:`UNROLL_MAX` are unrolled at trace time (per-level blocks of vector-valued
   terms, the fixed-effects block, Hessians of a few parameters);
-* larger blocks use a column loop (``lax.fori_loop``), chosen by the plan's ``lapack=False``
-  for batched fits; single fits keep LAPACK for them.
+* larger blocks use column loops (``lax.fori_loop``; above :data:`LOOP_MAX` rows split
+  recursively in two), chosen by the plan's ``lapack=False`` for batched fits; single fits
+  keep LAPACK for them.
 
 All functions take arrays with any leading batch dimensions.
 """
@@ -41,7 +42,9 @@ def _cholesky_unrolled(a: jnp.ndarray) -> jnp.ndarray:
     return jnp.stack(cols, axis=-1)
 
 
-def _cholesky_loop(a: jnp.ndarray) -> jnp.ndarray:
+def _panel(a: jnp.ndarray, columns: int) -> jnp.ndarray:
+    """The first ``columns`` columns (..., n, columns) of the Cholesky factor of a (..., n, n),
+    by a column loop."""
     n = a.shape[-1]
     idx = jnp.arange(n)
 
@@ -51,7 +54,31 @@ def _cholesky_loop(a: jnp.ndarray) -> jnp.ndarray:
         col = jnp.where(idx > j, v / d, jnp.where(idx == j, d, 0.0))
         return low.at[..., :, j].set(col)
 
-    return jax.lax.fori_loop(0, n, column, jnp.zeros_like(a))
+    return jax.lax.fori_loop(0, columns, column, jnp.zeros(a.shape[:-1] + (columns,), a.dtype))
+
+
+#: Largest block factored by one column loop; larger ones are split in two
+#: (:func:`_cholesky_loop`). 24 compiles a batched fit ~0.8 s faster, runs it ~10% slower.
+LOOP_MAX = 16
+
+
+def _cholesky_loop(a: jnp.ndarray) -> jnp.ndarray:
+    """Cholesky factor by column loops, split recursively in two above LOOP_MAX: the left half
+    of the columns by a loop over them, then the factor of the Schur complement of the lower
+    right block. A single loop would multiply by the whole factor at every column, about
+    twice the flops of the triangle, and reread it each time; the split halves that at every
+    level (in a batch: 43 rows 15 -> 11 us, 82 rows 175 -> 54 us per matrix)."""
+    n = a.shape[-1]
+    if n <= LOOP_MAX:
+        return _panel(a, n)
+    half = n // 2
+    left = _panel(a, half)
+    below = left[..., half:, :]
+    schur = a[..., half:, half:] - jnp.einsum("...ik,...jk->...ij", below, below)
+    top = jnp.concatenate([left[..., :half, :], jnp.zeros(a.shape[:-2] + (half, n - half),
+                                                        a.dtype)], axis=-1)
+    return jnp.concatenate([top, jnp.concatenate([below, _cholesky_loop(schur)], axis=-1)],
+                           axis=-2)
 
 
 def cholesky(a: jnp.ndarray, lapack: bool = True) -> jnp.ndarray:
