@@ -241,9 +241,16 @@ def n_rows(data: Any) -> int:
     return len(_as_frame(data))
 
 
-def with_columns(data: Any, columns: Mapping[str, np.ndarray]) -> Any:
-    """``data`` (same backend) with the given float columns (n_rows,) added or replaced."""
+def with_columns(data: Any, columns: Mapping[str, np.ndarray], *,
+                 keep: Sequence[str] | None = None) -> Any:
+    """``data`` (same backend) with the given float columns (n_rows,) added or replaced;
+    with ``keep``, only those of its columns (a DataError names a missing one), which spares
+    copying a wide table."""
     frame = _as_frame(data)
+    if keep is not None:
+        keep = list(dict.fromkeys(keep))
+        _check_present(frame, keep)
+        frame = frame.select(keep)
     n = len(frame)
     series = []
     for name, values in columns.items():

@@ -10,7 +10,13 @@ per term (anova tables); :func:`reference_grid` builds emmeans' reference grid.
 """
 
 from ._bars import BarSpec, ParsedFormula, parse_formula
-from ._model_frame import ModelFrame, RandomTermData, SeriesColumns, build_model_frame
+from ._model_frame import (
+    ModelFrame,
+    RandomTermData,
+    SeriesColumns,
+    build_model_frame,
+    model_columns,
+)
 from ._new_design import NewDesign, NewTermDesign, model_matrices_for
 from ._ordinal_frame import OrdinalFrame, ordinal_model_frame
 from ._parts import FixedPart, PartSpec, parse_part
@@ -38,6 +44,7 @@ __all__ = [
     "build_model_frame",
     "build_survival_frame",
     "fixed_terms",
+    "model_columns",
     "model_matrices_for",
     "ordinal_model_frame",
     "parse_part",

@@ -200,7 +200,7 @@ def build_model_frame(
     if parsed.response is None:
         raise FormulaError("the formula has no response: write it as 'y ~ ...'")
     series_names = [] if series is None else _series_names(*series)
-    needed = _needed_columns(parsed, weights, offset) + series_names + list(extra_columns)
+    needed = model_columns(parsed, weights, offset) + series_names + list(extra_columns)
     needed = list(dict.fromkeys(needed + [c for part in parts for c in part.needed_columns]))
     columns = to_columns(data, needed)
     n = len(columns.row_index)
@@ -288,8 +288,9 @@ def _series_columns(group: str, time: str | None, columns: Columns) -> SeriesCol
     return SeriesColumns(group, refs, levels, time, values)
 
 
-def _needed_columns(parsed: ParsedFormula, weights: Any, offset: Any) -> list[str]:
-    """Every data column the model reads, in a stable order."""
+def model_columns(parsed: ParsedFormula, weights: Any = None, offset: Any = None) -> list[str]:
+    """Every data column a model of ``parsed`` (with these weights and offset, column names
+    or arrays) reads, in a stable order."""
     names = expression_names(parsed.response)
     names += required_names(parsed.fixed_rhs)
     for expr in parsed.offsets:

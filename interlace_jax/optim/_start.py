@@ -61,7 +61,8 @@ class _LevelSums:
 def _level_sums(terms: list[ReTerm], X: np.ndarray, ys: np.ndarray,
                 weights: np.ndarray) -> _LevelSums:
     sw = np.sqrt(weights)
-    beta = np.linalg.lstsq(X * sw[:, None], ys * sw[:, None], rcond=None)[0]
+    q, r = np.linalg.qr(X * sw[:, None])  # one factorisation for all m responses
+    beta = np.linalg.lstsq(r, q.T @ (ys * sw[:, None]), rcond=None)[0]
     resid = ys - X @ beta
     intercepts = [t for t in terms if _is_intercept(t)]
     n = ys.shape[0]

@@ -23,7 +23,7 @@ from scipy import stats
 from interlace_jax._errors import DataError, ModelError
 from interlace_jax._x64 import x64
 from interlace_jax.data import n_rows, numeric_matrix, with_columns
-from interlace_jax.formula import build_model_frame, parse_formula
+from interlace_jax.formula import build_model_frame, model_columns, parse_formula
 from interlace_jax.inference import coefficient_df
 from interlace_jax.models import lmm_data, lmm_derivatives_central, lmm_deviance
 from interlace_jax.optim import Status, fit_lmm_arrays, start_candidates_many
@@ -171,10 +171,11 @@ def fit_many(formula: str, data: Any, responses, *, method: str = "REML", groups
     if df_method == "kenward-roger":
         raise ModelError("fit_many supports df_method 'satterthwaite', 'residual' or 'normal'")
     rhs = formula.split("~", 1)[1] if "~" in formula else formula
-    placeholder = with_columns(data, {_RESPONSE: np.zeros(n_rows(data))})
     parsed = parse_formula(f"{_RESPONSE} ~ {rhs}", random=random, groups=groups)
     if not parsed.bars:
         raise ModelError(f"no random-effects terms in {formula!r}")
+    predictors = [c for c in model_columns(parsed, weights, offset) if c != _RESPONSE]
+    placeholder = with_columns(data, {_RESPONSE: np.zeros(n_rows(data))}, keep=predictors)
     frame = build_model_frame(parsed, placeholder, weights=weights, offset=offset)
     names, ys = _response_matrix(data, responses, frame)
     terms = [ReTerm(t.group, t.refs, t.z, t.levels, t.z_names) for t in frame.terms]
