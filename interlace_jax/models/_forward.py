@@ -89,7 +89,7 @@ def central_derivatives(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, *
 
 
 def central_derivatives_jax(fn: Callable, x: jax.Array, *, step: float = 1e-4,
-                            extrapolate: bool = False):
+                            extrapolate: bool = False, centre: jax.Array | None = None):
     """:func:`central_derivatives` of a JAX function, its ``k^2 + k + 1`` evaluations as one
     ``jax.vmap`` over the stencil: jit-able and vmap-able.
 
@@ -101,12 +101,19 @@ def central_derivatives_jax(fn: Callable, x: jax.Array, *, step: float = 1e-4,
     With ``extrapolate``, Richardson's extrapolation of the differences at steps h and 2h,
     ``(4 D(h) - D(2h)) / 3``, cancels their error of order h^2 (twice the evaluations): for
     derivatives that are results (Satterthwaite's df), not only a search direction.
+    ``centre``, when given, is fn(x) (known to a caller such as Newton's line search) and is
+    not evaluated again.
     """
     h = central_steps(x, step, jnp)
     stencil = jnp.asarray(_stencil(x.shape[0]), x.dtype)
+    offsets = stencil * h if not extrapolate else jnp.concatenate(
+        [stencil * h, stencil[1:] * (2 * h)])
+    if centre is None:
+        values = jax.vmap(fn)(x + offsets)
+    else:
+        values = jnp.concatenate([jnp.asarray(centre)[None], jax.vmap(fn)(x + offsets[1:])])
     if not extrapolate:
-        return _combine(jax.vmap(fn)(x + stencil * h), h, jnp)
-    values = jax.vmap(fn)(x + jnp.concatenate([stencil * h, stencil[1:] * (2 * h)]))
+        return _combine(values, h, jnp)
     fine = _combine(values[: stencil.shape[0]], h, jnp)
     coarse = _combine(jnp.concatenate([values[:1], values[stencil.shape[0]:]]), 2 * h, jnp)
     return fine[0], *((4 * f - c) / 3 for f, c in zip(fine[1:], coarse[1:]))

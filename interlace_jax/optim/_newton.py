@@ -135,11 +135,12 @@ def minimize_newton(
         eps: relative floor of the Hessian eigenvalues used in a step.
         max_halvings: line-search limit; when no step decreases f, status is STALLED.
         fnoise: relative rounding noise of f allowed in the line search.
-        derivatives: x -> (f, gradient (n,), Hessian (n, n)); by default exact, in one
+        derivatives: (x, f) -> (f, gradient (n,), Hessian (n, n)), f being fun at x when
+            known (from the line search) or None; by default exact, in one
             forward-over-forward pass (cheaper under vmap than reverse-mode gradients plus a
             forward-over-reverse Hessian).
     """
-    value_grad_hessian = derivatives or (lambda x: forward_derivatives(fun, x))
+    value_grad_hessian = derivatives or (lambda x, f: forward_derivatives(fun, x))
 
     def converged(f, g, d):
         small_step = -(g @ d) <= dtol * jnp.maximum(1.0, jnp.abs(f))
@@ -151,11 +152,11 @@ def minimize_newton(
 
     def body(c):
         x, f, g, d, step, _ = c
-        x_new, _, ok = _backtrack(fun, x, f, g, d, max_halvings, fnoise)
-        f_new, g_new, h_new = value_grad_hessian(x_new)
+        x_new, f_new, ok = _backtrack(fun, x, f, g, d, max_halvings, fnoise)
+        f_new, g_new, h_new = value_grad_hessian(x_new, f_new)
         return x_new, f_new, g_new, _device_direction(g_new, h_new, eps), step + 1, ok
 
-    f0, g0, h0 = value_grad_hessian(x0)
+    f0, g0, h0 = value_grad_hessian(x0, None)
     d0 = _device_direction(g0, h0, eps)
     x, f, g, d, step, ok = jax.lax.while_loop(
         cond, body, (x0, f0, g0, d0, jnp.asarray(0), jnp.asarray(True))
@@ -176,14 +177,16 @@ def minimize_newton(
 def minimize_newton_central(fun: Callable[[jax.Array], jax.Array], x0: jax.Array, *,
                             step: float = 1e-4, **options) -> OptResult:
     """:func:`minimize_newton` with the gradient and Hessian by central differences of exact
-    values (:func:`~interlace_jax.models._forward.central_derivatives_jax`, ``n^2 + n + 1``
-    evaluations in one vmap), for batches of fits whose objective factors a dense block, where
+    values (:func:`~interlace_jax.models._forward.central_derivatives_jax`, ``n^2 + n``
+    evaluations in one vmap around a point whose value the line search gave), for batches of
+    fits whose objective factors a dense block, where
     exact second derivatives cost several times more. The optimum's value is that of
     :func:`minimize_newton` to rounding; along nearly flat directions its location is only
     as precise as the differences' noise (about 1e-6 relative). ``options`` as for
     :func:`minimize_newton`."""
     return minimize_newton(
-        fun, x0, derivatives=lambda x: central_derivatives_jax(fun, x, step=step), **options)
+        fun, x0, derivatives=lambda x, f: central_derivatives_jax(fun, x, step=step, centre=f),
+        **options)
 
 
 def _lapack_direction(g: jax.Array, h: jax.Array, eps: float) -> jax.Array:
