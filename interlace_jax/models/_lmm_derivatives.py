@@ -93,19 +93,24 @@ def lmm_derivatives(theta: jax.Array, data: LMMData, reml: bool) -> LMMDerivativ
 
 
 def lmm_derivatives_central(theta: jax.Array, data: LMMData, reml: bool, *,
-                            step: float = 1e-3) -> LMMDerivatives:
+                            step: float = 1e-3, centre: jax.Array | None = None
+                            ) -> LMMDerivatives:
     """:func:`lmm_derivatives` by central differences of exact outputs on the device, with
     Richardson's extrapolation (:func:`~interlace_jax.models._forward.central_derivatives_jax`):
-    ``2 k^2 + 2 k + 1`` evaluations; for batched fits, where they cost a fraction of exact
-    second derivatives. Jit-able and vmap-able."""
+    ``2 k^2 + 2 k`` evaluations besides the outputs at theta (``centre``, e.g.
+    :func:`solution_outputs` of the solution there, else evaluated); for batched fits, where
+    they cost a fraction of exact second derivatives. Jit-able and vmap-able."""
     return _assemble(*central_derivatives_jax(lambda th: _outputs(th, data, reml), theta,
-                                              step=step, extrapolate=True), data, reml)
+                                              step=step, extrapolate=True, centre=centre),
+                     data, reml)
 
 
-def solution_outputs(solution: LMMSolution) -> np.ndarray:
-    """The outputs of :func:`_outputs` (host, (2 + p^2,)) read off a host LMMSolution."""
-    return np.concatenate([[float(solution.deviance), np.log(float(solution.pwrss))],
-                           np.asarray(solution.beta_cov_unscaled).ravel()])
+def solution_outputs(solution: LMMSolution, xp=np):
+    """The outputs of :func:`_outputs` ((2 + p^2,)) read off an LMMSolution: a host one
+    (``xp`` numpy) or one on the device (``xp`` jax.numpy)."""
+    head = xp.stack([xp.asarray(solution.deviance, dtype=xp.float64),
+                     xp.log(xp.asarray(solution.pwrss, dtype=xp.float64))])
+    return xp.concatenate([head, xp.ravel(xp.asarray(solution.beta_cov_unscaled))])
 
 
 def lmm_derivatives_fd(

@@ -25,7 +25,12 @@ from interlace_jax._x64 import x64
 from interlace_jax.data import n_rows, numeric_matrix, with_columns
 from interlace_jax.formula import build_model_frame, model_columns, parse_formula
 from interlace_jax.inference import coefficient_df
-from interlace_jax.models import lmm_data, lmm_derivatives_central, lmm_deviance
+from interlace_jax.models import (
+    lmm_data,
+    lmm_derivatives_central,
+    lmm_deviance,
+    solution_outputs,
+)
 from interlace_jax.optim import Status, fit_lmm_arrays, start_candidates_many
 from interlace_jax.simulation._chunks import fit_chunk_size, run_in_chunks
 from interlace_jax.simulation._replicate import converged, data_for, device_model
@@ -42,7 +47,8 @@ def fit_with_derivatives(data, theta0, *, reml: bool) -> dict:
     fit = fit_lmm_arrays(theta0, data, reml, "newton_central")
     return dict(theta=fit.theta, beta=fit.solution.beta, sigma=fit.solution.sigma,
                 deviance=fit.solution.deviance, status=fit.opt.status, converged=converged(fit),
-                derivatives=lmm_derivatives_central(fit.theta, data, reml))
+                derivatives=lmm_derivatives_central(
+                    fit.theta, data, reml, centre=solution_outputs(fit.solution, jnp)))
 
 
 def _fit_one(item, model, *, reml: bool):
