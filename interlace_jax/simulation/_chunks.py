@@ -126,8 +126,11 @@ def run_in_chunks(fn: Callable, inputs: Any, shared: Any, *, static: dict | None
     def run_chunk(start: int):
         with x64():  # x64 is a thread-local context: enter it in the worker thread too
             stop = min(start + chunk, n)
-            index = jnp.minimum(jnp.arange(start, start + chunk), n - 1)
-            part = jax.tree_util.tree_map(lambda a: a[index], inputs)
+            index = np.minimum(np.arange(start, start + chunk), n - 1)
+            # host inputs are sliced on the host (a device gather is one dispatch per leaf)
+            part = jax.tree_util.tree_map(
+                lambda a: a[index] if isinstance(a, np.ndarray) else a[jnp.asarray(index)],
+                inputs)
             out = jax.device_get(batched(part, shared))
             return jax.tree_util.tree_map(lambda a: np.asarray(a)[: stop - start], out)
 
