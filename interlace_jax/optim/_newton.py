@@ -118,7 +118,7 @@ def minimize_newton(
     eps: float = 1e-8,
     max_halvings: int = 40,
     fnoise: float = 1e-11,
-    derivatives: Callable[[jax.Array], tuple] | None = None,
+    derivatives: Callable[[jax.Array, jax.Array | None], tuple] | None = None,
     last_step_dtol: float | None = None,
 ) -> OptResult:
     """Minimise a smooth scalar function of a short parameter vector with exact Newton steps.
@@ -199,8 +199,8 @@ def minimize_newton_central(fun: Callable[[jax.Array], jax.Array], x0: jax.Array
     """:func:`minimize_newton` with the gradient and Hessian by central differences of exact
     values (:func:`~interlace_jax.models._forward.central_derivatives_jax`, ``n^2 + n``
     evaluations in one vmap around a point whose value the line search gave), for batches of
-    fits whose objective factors a dense block, where
-    exact second derivatives cost several times more. The optimum's value is that of
+    fits whose objective factors a dense block, where exact second derivatives cost several
+    times more. The optimum's value is that of
     :func:`minimize_newton` to rounding; along nearly flat directions its location is only
     as precise as the differences' noise (about 1e-6 relative). Ends with one last step
     (``last_step_dtol``, see :func:`minimize_newton`): on a crossed design the relative

@@ -60,6 +60,7 @@ class _LevelSums:
 
 def _level_sums(terms: list[ReTerm], X: np.ndarray, ys: np.ndarray,
                 weights: np.ndarray) -> _LevelSums:
+    """The :class:`_LevelSums` of the weighted least-squares residuals of ys (n, m) on X."""
     sw = np.sqrt(weights)
     q, r = np.linalg.qr(X * sw[:, None])  # one factorisation for all m responses
     beta = np.linalg.lstsq(r, q.T @ (ys * sw[:, None]), rcond=None)[0]
