@@ -108,8 +108,11 @@ def _additive(ls: _LevelSums, sweeps: int) -> list[np.ndarray] | None:
              for s in range(k) for t in range(k) if s != t}
     safe = [np.where(u, c, 1.0)[:, None] for u, c in zip(used, ls.counts)]
     effects = [np.zeros_like(sm) for sm in ls.sums]
+    # coarsest factor first: for nested factors (confounded as fixed effects) the first sweep
+    # then splits the effects by level, outer means and inner deviations from them
+    order = np.argsort([int(u.sum()) for u in used], kind="stable")
     for _ in range(sweeps):
-        for t in range(k):
+        for t in order:
             others = sum((cross[t, s] @ effects[s] for s in range(k) if s != t),
                          np.zeros_like(ls.sums[t]))
             effects[t] = np.where(used[t][:, None], (ls.sums[t] - others) / safe[t], 0.0)
