@@ -245,8 +245,8 @@ def test_grouped_schur_update_equals_the_dense_oracle(rng, item_size, drop):
         assert float(lmm_deviance(jnp.asarray(theta), data, reml)) == pytest.approx(
             dense_deviance(terms, X, y, user, reml), rel=1e-10)
     q = data.plan.n_rest + data.plan.n_fixed
-    ungrouped = dataclasses.replace(data, design=dataclasses.replace(data.design, **dict(zip(
-        ("gram_by_group", "gram_group_level", "gram_u"), no_gram_groups(q)))))
+    ungrouped = dataclasses.replace(data, design=dataclasses.replace(data.design,
+                                                                     **no_gram_groups(q)))
     grouped_d = lmm_derivatives(jnp.asarray(theta), data, True)
     dense_d = lmm_derivatives(jnp.asarray(theta), ungrouped, True)
     np.testing.assert_allclose(grouped_d.hessian, dense_d.hessian, rtol=1e-9, atol=1e-9)

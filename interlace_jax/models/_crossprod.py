@@ -140,15 +140,19 @@ def _rest_cross(rest: list[tuple[ReTerm, int]], cols: np.ndarray, n_rest: int) -
     return out
 
 
-def no_gram_groups(n_rest_fixed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The empty (G = 0) grouped-update arrays of :class:`DesignProducts` for Q columns."""
-    return (np.zeros((0, n_rest_fixed, n_rest_fixed)), np.zeros(0, np.int32),
-            np.zeros((0, n_rest_fixed)))
+def _gram_fields(by_group: np.ndarray, group_level: np.ndarray, u: np.ndarray) -> dict:
+    return dict(gram_by_group=by_group, gram_group_level=group_level, gram_u=u)
+
+
+def no_gram_groups(n_rest_fixed: int) -> dict:
+    """The empty (G = 0) grouped-update fields of :class:`DesignProducts` for Q columns."""
+    return _gram_fields(np.zeros((0, n_rest_fixed, n_rest_fixed)), np.zeros(0, np.int32),
+                        np.zeros((0, n_rest_fixed)))
 
 
 def gram_groups(plan: BlockPlan, index: CouplingIndex, a11: np.ndarray, entry_b: list,
-                xz1: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(gram_by_group, gram_group_level, gram_u) of :class:`DesignProducts`.
+                xz1: np.ndarray) -> dict:
+    """The fields gram_by_group, gram_group_level and gram_u of :class:`DesignProducts`.
 
     With a scalar first term, its level k enters the Schur-complement update of the dense
     rest block as ``w_k Lambda~' u_k u_k' Lambda~`` with ``w_k = theta_1^2 / (theta_1^2 a11_k
@@ -172,8 +176,8 @@ def gram_groups(plan: BlockPlan, index: CouplingIndex, a11: np.ndarray, entry_b:
         for s in range(lay.size):
             np.add.at(u, (first, lay.offset + level * lay.size + s), b[:, s, 0])
     u[:, q:] = xz1[:, :, 0]
-    by_group = np.stack([u[group == g].T @ u[group == g] for g in range(n_groups)])
-    return by_group, group_level.astype(np.int32), u
+    members = [u[group == g] for g in range(n_groups)]
+    return _gram_fields(np.stack([m.T @ m for m in members]), group_level.astype(np.int32), u)
 
 
 def design_products(
@@ -210,9 +214,8 @@ def design_products(
     wx = X * weights[:, None]
     a11 = _per_level(first.refs, first.z, wz1, first.n_levels)
     xz1 = _per_level(first.refs, X, wz1, first.n_levels)
-    gram_by_group, gram_group_level, gram_u = (
-        gram_groups(plan, index, a11, entry_b, xz1) if grouped_update
-        else no_gram_groups(q + X.shape[1]))
+    grouped = (gram_groups(plan, index, a11, entry_b, xz1) if grouped_update
+               else no_gram_groups(q + X.shape[1]))
     return DesignProducts(
         a11=a11,
         xz1=xz1,
@@ -227,9 +230,7 @@ def design_products(
         pair_b=index.pair_b,
         pair_target=index.pair_target,
         dense_index=index.dense_index,
-        gram_by_group=gram_by_group,
-        gram_group_level=gram_group_level,
-        gram_u=gram_u,
+        **grouped,
         n_obs=np.asarray(float(X.shape[0])),
         log_weights_sum=np.asarray(float(np.sum(np.log(weights)))),
     )

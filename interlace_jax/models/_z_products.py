@@ -93,7 +93,7 @@ def weighted_z_products(w: jax.Array, zmap: ZProductMap, rmap: ResponseMap) -> D
         xx=jnp.zeros((0, 0), dtype), entry_b=entry_b, entry_first=zmap.entry_first,
         scalar_first=zmap.scalar_first, scalar_row=zmap.scalar_row, pair_a=zmap.pair_a,
         pair_b=zmap.pair_b, pair_target=zmap.pair_target, dense_index=zmap.dense_index,
-        **dict(zip(("gram_by_group", "gram_group_level", "gram_u"), no_gram_groups(q))),
+        **no_gram_groups(q),
         n_obs=jnp.asarray(w.shape[0], dtype), log_weights_sum=jnp.zeros((), dtype),
     )
 

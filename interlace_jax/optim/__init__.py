@@ -22,7 +22,6 @@ from interlace_jax.optim._start import (
     lme4_start,
     start_candidates,
     start_candidates_many,
-    start_theta,
     with_correlation_starts,
 )
 
@@ -48,6 +47,5 @@ __all__ = [
     "lme4_start",
     "start_candidates",
     "start_candidates_many",
-    "start_theta",
     "with_correlation_starts",
 ]

@@ -146,10 +146,10 @@ def start_candidates(terms: list[ReTerm], X, y, weights) -> np.ndarray:
 def start_candidates_many(terms: list[ReTerm], X, ys, weights, *, floor: float = 0.1,
                           sweeps: int = 4) -> np.ndarray:
     """(m, c, n_theta) candidate starts for each response column of ys (n, m) (responses
-    minus offsets; terms in computation order): lme4's start, the one-way start
-    (:func:`start_theta`) and, with two or more intercept terms, the additive start (``sweeps``
-    Gauss-Seidel sweeps of the additive fit; exact after one for a balanced crossed design).
-    Computed for all responses together from the residuals' level sums."""
+    minus offsets; terms in computation order): lme4's start, the one-way start (each
+    intercept term on its own) and, with two or more intercept terms, the additive start
+    (``sweeps`` Gauss-Seidel sweeps of the additive fit; exact after one for a balanced
+    crossed design). Computed for all responses together from the residuals' level sums."""
     ys = np.asarray(ys, dtype=np.float64)
     m = ys.shape[1]
     ls = _level_sums(terms, np.asarray(X, dtype=np.float64), ys, np.asarray(weights, float))
@@ -160,14 +160,6 @@ def start_candidates_many(terms: list[ReTerm], X, ys, weights, *, floor: float =
         if together is not None:
             candidates.append(_assemble(terms, ls, together, m, floor))
     return np.stack(candidates, axis=1)
-
-
-def start_theta(
-    terms: list[ReTerm], X: np.ndarray, y: np.ndarray, weights: np.ndarray, *, floor: float = 0.1
-) -> np.ndarray:
-    """Starting theta (n_theta,) from each intercept term's one-way analysis of variance;
-    terms in computation order, y the response minus offset."""
-    return start_candidates_many(terms, X, np.asarray(y)[:, None], weights, floor=floor)[0, 1]
 
 
 def with_correlation_starts(theta_starts: np.ndarray,
