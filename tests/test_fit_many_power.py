@@ -92,6 +92,13 @@ def test_fit_many_rejects_bad_responses(sleep, responses, match):
         fit_many("~ Days + (Days | Subject)", sleep, responses)
 
 
+def test_fit_many_names_a_missing_predictor(sleep):
+    with pytest.raises(ij.DataError, match="'Dayz' not found"):
+        fit_many("~ Dayz + (1 | Subject)", sleep, ["Reaction"])
+    with pytest.raises(ij.DataError, match="'w' not found"):
+        fit_many("~ Days + (1 | Subject)", sleep, ["Reaction"], weights="w")
+
+
 def test_fit_many_names_a_response_with_missing_values(sleep):
     data = sleep.assign(gap=sleep["Reaction"].where(sleep.index != 3))
     with pytest.raises(ij.DataError, match="missing"):
