@@ -85,6 +85,29 @@ def test_category_order_is_kept(backend):
     assert cols.values["c"].tolist() == [2, 1, 2, 0, 2, 2]
 
 
+@pytest.mark.parametrize("backend", ["polars", "pyarrow"])
+def test_missing_categories_drop_rows_as_in_other_backends(backend):
+    # pandas' codes are read natively (-1 for a missing value); "y" is only on a dropped row
+    values, cats = ["x", None, "y", "z", "x"], ["z", "y", "x", "w"]
+    frames = {
+        "pandas": pd.DataFrame({"c": pd.Categorical(values, categories=cats),
+                                "f": [1.0, 2.0, float("nan"), 4.0, 5.0]}),
+        "polars": pl.DataFrame({"c": pl.Series(values, dtype=pl.Enum(cats)),
+                                "f": [1.0, 2.0, None, 4.0, 5.0]}),
+        "pyarrow": pa.table({"c": pa.array(values).dictionary_encode().cast(
+            pa.dictionary(pa.int32(), pa.string())), "f": [1.0, 2.0, None, 4.0, 5.0]}),
+    }
+    cols = to_columns(frames["pandas"], ["c", "f"])
+    assert cols.row_index.tolist() == [0, 3, 4] and cols.levels["c"] == ("z", "x")
+    assert cols.values["c"].tolist() == [1, 0, 1]
+    if backend == "polars":
+        assert_same(cols, to_columns(frames[backend], ["c", "f"]))
+    else:  # pyarrow's dictionary keeps the order values were first seen in
+        other = to_columns(frames[backend], ["c", "f"])
+        assert other.row_index.tolist() == [0, 3, 4]
+        assert set(other.levels["c"]) == {"z", "x"}
+
+
 def test_polars_categorical_levels_are_sorted():
     df = pl.DataFrame({"g": pl.Series(["b", "c", "a", "b"], dtype=pl.Categorical)})
     cols = to_columns(df, ["g"])

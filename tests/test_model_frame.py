@@ -450,6 +450,28 @@ def test_non_finite_values_from_an_expression():
         frame("Reaction ~ np.log(Days) + (1 | Subject)", df)
 
 
+def test_numeric_designs_built_again_match_formulaic():
+    # a right-hand side of numeric columns is built by formulaic once and from its saved
+    # spec afterwards: same matrix and names, and a categorical column of the same name
+    # goes through formulaic again
+    from interlace_jax.formula import _design
+
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"y": rng.normal(size=24), "x": rng.normal(size=24),
+                       "k": np.arange(24) % 4, "g": np.repeat(["a", "b", "c"], 8)})
+    f = "y ~ x * k + (0 + k | g)"
+    _design._NUMERIC_SPECS.clear()
+    first = frame(f, df)
+    again = frame(f, df.iloc[::-1].reset_index(drop=True))
+    assert again.fixed_spec is first.fixed_spec  # the saved spec, no formulaic
+    assert again.x_names == first.x_names == ("(Intercept)", "x", "k", "x:k")
+    np.testing.assert_array_equal(again.X, first.X[::-1])
+    np.testing.assert_array_equal(again.terms[0].z, first.terms[0].z[::-1])
+    np.testing.assert_array_equal(first.X[:, 3], df["x"] * df["k"])
+    as_factor = frame(f, df.assign(k=df["k"].astype(str)))
+    assert as_factor.x_names[:5] == ("(Intercept)", "x", "k1", "k2", "k3")
+
+
 # --- new data for prediction ------------------------------------------------------------------
 
 

@@ -1,5 +1,6 @@
 """Start values of theta: the additive ANOVA start lands near the optimum for crossed and
-nested intercept terms, and the batched starts equal the single ones."""
+nested intercept terms, per-level regressions near it for random slopes, and the batched
+starts equal the single ones."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import pandas as pd
 import pytest
 
 import interlace_jax as ij
+from interlace_jax._x64 import x64
+from interlace_jax.models import lmm_deviance
 from interlace_jax.optim import start_candidates, start_candidates_many
 
 
@@ -46,6 +49,30 @@ def test_starts_of_many_responses_equal_single_starts(rng):
     df, rhs = _crossed(rng)
     fit = ij.fit("y0" + rhs, df)
     ys = df[["y0", "y1", "y2"]].to_numpy()
+    many = start_candidates_many(fit._terms, fit.frame.X, ys, fit.frame.weights)
+    for j in range(3):
+        single = start_candidates(fit._terms, fit.frame.X, ys[:, j], fit.frame.weights)
+        np.testing.assert_allclose(many[j], single, rtol=1e-12)
+
+
+def test_per_level_regressions_start_random_slopes_near_the_optimum():
+    df = ij.datasets.load("sleepstudy")
+    fit = ij.fit("Reaction ~ Days + (Days | Subject)", df)
+    y = fit.frame.y - fit.frame.offset
+    starts = start_candidates(fit._terms, fit.frame.X, y, fit.frame.weights)
+    assert starts.shape == (3, 3)  # lme4's, one-way (= lme4's here), per-level regressions
+    with x64():  # the REML criterion at each start
+        values = [float(lmm_deviance(s, fit._data, True)) for s in starts]
+    optimum = fit.theta_fit.objective
+    assert values[0] - optimum > 25.0  # lme4's start
+    assert 0.0 <= values[2] - optimum < 0.1
+    np.testing.assert_allclose(starts[2], fit.theta_fit.theta, rtol=0.1, atol=0.01)
+
+
+def test_regression_starts_of_many_responses_equal_single_starts(rng):
+    df = ij.datasets.load("sleepstudy")
+    ys = df["Reaction"].to_numpy()[:, None] + rng.normal(scale=20.0, size=(len(df), 3))
+    fit = ij.fit("Reaction ~ Days + (Days | Subject)", df)
     many = start_candidates_many(fit._terms, fit.frame.X, ys, fit.frame.weights)
     for j in range(3):
         single = start_candidates(fit._terms, fit.frame.X, ys[:, j], fit.frame.weights)

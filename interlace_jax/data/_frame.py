@@ -91,7 +91,7 @@ def to_columns(
     series = dict(zip(names, frame.iter_columns())) if names else {}
     dtypes = {name: column.dtype for name, column in series.items()}
     absent = np.zeros(n_rows_in, dtype=bool)
-    read: dict[str, np.ndarray] = {}  # floating columns, read to find NaN
+    read: dict[str, Any] = {}  # what _missing read of each column
     for name, column in series.items():
         miss = _missing(column, dtypes[name], name, read)
         if n_rows_in and miss.all():
@@ -152,20 +152,46 @@ def _check_present(frame: nw.DataFrame, names: list[str]) -> None:
 
 
 def _missing(series: nw.Series, dtype: nw.dtypes.DType, name: str,
-             read: dict[str, np.ndarray]) -> np.ndarray:
-    """Bool ``(n,)``: null values, and NaN in floating columns (which polars keeps apart); a
-    floating column's values are kept in ``read[name]``."""
-    miss = np.asarray(series.is_null().to_numpy(), dtype=bool)
-    if dtype.is_float():
-        read[name] = series.to_numpy()
-        return miss | np.isnan(np.asarray(read[name], dtype=np.float64))
-    return miss
+             read: dict[str, Any]) -> np.ndarray:
+    """Bool ``(n,)``: null values, and NaN in floating columns (which polars keeps apart). What
+    was read of the column is kept in ``read[name]``: its NumPy values, or the codes and
+    categories of a pandas ``Categorical``.
+
+    Every backend converts a numeric column holding nulls to floats with NaN, and one without
+    nulls to its own integer, boolean or float kind, so those kinds need no null query (one
+    narwhals call less per column: these calls dominate the front end of small fits)."""
+    if isinstance(dtype, nw.Categorical):
+        categorical = _pandas_categorical(series)
+        if categorical is not None:
+            read[name] = categorical
+            return categorical[0] < 0
+    values = read[name] = series.to_numpy()
+    if values.dtype.kind in "iub":
+        return np.zeros(len(values), dtype=bool)
+    if values.dtype.kind == "f":
+        return np.isnan(values)
+    return np.asarray(series.is_null().to_numpy(), dtype=bool)
+
+
+def _pandas_categorical(series: nw.Series) -> tuple[np.ndarray, list] | None:
+    """``(codes (n,), categories)`` of a pandas ``Categorical`` column (code -1: missing), read
+    from pandas itself: narwhals has no accessor for the codes, and reading the values and the
+    categories through it costs a warm fit ~0.15 ms per such column. None for other columns."""
+    native = series.to_native()
+    if not isinstance(getattr(native, "dtype", None), pd.CategoricalDtype):
+        return None
+    return native.cat.codes.to_numpy(), list(native.cat.categories)
 
 
 def _convert(series: nw.Series, dtype: nw.dtypes.DType, raw: Any, name: str
              ) -> tuple[np.ndarray, tuple | None]:
     """One column as ``(values, levels)``; ``levels`` is None for numeric and boolean columns.
-    ``raw`` is ``series.to_numpy()`` when already read, else None."""
+    ``raw`` is what :func:`_missing` read of the column (on every row), else None."""
+    if isinstance(dtype, nw.Categorical):
+        categorical = _pandas_categorical(series) if raw is None else raw
+        if isinstance(categorical, tuple):
+            return _used_codes(*categorical)
+
     def values():
         return series.to_numpy() if raw is None else raw
 
@@ -207,6 +233,14 @@ def _codes(values: np.ndarray, categories: list | None) -> tuple[np.ndarray, tup
     new_code = np.empty(len(uniq), dtype=np.int32)
     new_code[order] = np.arange(len(uniq), dtype=np.int32)
     return new_code[first_seen], tuple(uniq[k] for k in order)
+
+
+def _used_codes(codes: np.ndarray, categories: list) -> tuple[np.ndarray, tuple]:
+    """:func:`_codes` from a categorical's codes (n,) into ``categories`` (none missing)."""
+    used = np.flatnonzero(np.bincount(codes, minlength=len(categories)))
+    new_code = np.zeros(len(categories), dtype=np.int32)
+    new_code[used] = np.arange(len(used), dtype=np.int32)
+    return new_code[codes], tuple(_plain(categories[k]) for k in used)
 
 
 def _plain(value: Any) -> Any:

@@ -132,6 +132,10 @@ def model_matrix(rhs: str, frame: pd.DataFrame, what: str) -> tuple[np.ndarray, 
         DataError: if formulaic cannot evaluate the formula or the result is not finite.
     """
     rhs = _ordered_as_poly(rhs, frame)
+    numeric = _numeric_columns_only(rhs, frame)
+    if numeric and rhs in _NUMERIC_SPECS:
+        spec = _NUMERIC_SPECS[rhs]
+        return _numeric_products(spec, frame, what), spec
     try:
         mm = cached_formula(rhs).get_model_matrix(
             frame, output="numpy", ensure_full_rank=True, na_action="raise", context=R_FUNCTIONS
@@ -140,7 +144,47 @@ def model_matrix(rhs: str, frame: pd.DataFrame, what: str) -> tuple[np.ndarray, 
         raise DataError(f"cannot build {what}: {_first_line(e)}") from None
     matrix = np.asarray(mm, dtype=np.float64)
     _check_finite(matrix, mm.model_spec.column_names, what)
+    if numeric:
+        _NUMERIC_SPECS[rhs] = mm.model_spec
     return matrix, mm.model_spec
+
+
+#: formulaic's ModelSpec of each right-hand side made of plain numeric columns (and their
+#: products), by text. Such a spec holds no state learnt from the data (no levels, no
+#: transforms), so it describes that right-hand side on any data whose columns are numeric,
+#: and :func:`_numeric_products` rebuilds its matrix without formulaic (~0.5 ms of a warm
+#: sleepstudy fit).
+_NUMERIC_SPECS: dict[str, ModelSpec] = {}
+
+
+def _numeric_columns_only(rhs: str, frame: pd.DataFrame) -> bool:
+    """Whether every factor of ``rhs`` is the literal 1 or a numeric (not categorical) column
+    of ``frame`` named plainly."""
+    for term in cached_formula(rhs):
+        for factor in term.factors:
+            if factor.eval_method is Factor.EvalMethod.LITERAL and factor.expr == "1":
+                continue
+            if (factor.eval_method is not Factor.EvalMethod.LOOKUP
+                    or factor.expr not in frame
+                    or frame[factor.expr].dtype.kind not in "if"):
+                return False
+    return True
+
+
+def _numeric_products(spec: ModelSpec, frame: pd.DataFrame, what: str) -> np.ndarray:
+    """The float64 matrix ``(n, k)`` of a numeric-columns-only spec: one column per term, the
+    product of its columns (ones for the intercept), in the spec's order."""
+    n = len(frame)
+    columns = []
+    for term in spec.terms:
+        column = np.ones(n)
+        for factor in term.factors:
+            if factor.eval_method is Factor.EvalMethod.LOOKUP:
+                column = column * frame[factor.expr].to_numpy(dtype=np.float64)
+        columns.append(column)
+    matrix = np.column_stack(columns) if columns else np.empty((n, 0))
+    _check_finite(matrix, spec.column_names, what)
+    return matrix
 
 
 def _ordered_as_poly(rhs: str, frame: pd.DataFrame) -> str:

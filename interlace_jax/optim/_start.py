@@ -15,6 +15,14 @@ candidate fits all intercept terms together as additive fixed effects (a few bac
 sweeps, the method of moments of a crossed analysis of variance): the within variance from the
 residuals of that fit, each term's between variance from its estimated level effects less
 their sampling variance. Fits start from the candidate with the lowest objective.
+
+A term with slopes, or any term other than an intercept, gets its start from per-level
+regressions: the residuals regressed on the term's columns within each level that has more
+rows than columns (and a well-conditioned cross-product) estimate the level effects, whose
+covariance less their average sampling covariance, relative to the pooled within-level
+variance, is the term's ``Lambda Lambda'`` (eigenvalues kept at least ``floor^2``). On
+sleepstudy's ``(Days | Subject)`` this start is 0.05 above the optimum's REML criterion where
+lme4's is 30 above, which saves Newton steps on every fit with random slopes.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from interlace_jax.terms import ReTerm, diagonal_mask
+from interlace_jax.terms import ReTerm, diagonal_mask, tril_positions
 
 
 def lme4_start(terms: list[ReTerm]) -> np.ndarray:
@@ -47,6 +55,8 @@ class _LevelSums:
         sums: per term, (L_t, m) weighted sums of the residuals.
         squares: (m,) weighted residual sums of squares.
         n, p: observations and fixed effects.
+        resid: (n, m) the residuals.
+        weights: (n,) the prior weights.
     """
 
     terms: list
@@ -56,6 +66,8 @@ class _LevelSums:
     squares: np.ndarray
     n: int
     p: int
+    resid: np.ndarray
+    weights: np.ndarray
 
 
 def _level_sums(terms: list[ReTerm], X: np.ndarray, ys: np.ndarray,
@@ -73,7 +85,8 @@ def _level_sums(terms: list[ReTerm], X: np.ndarray, ys: np.ndarray,
         terms=intercepts, indicators=indicators,
         counts=[np.asarray(ind.sum(axis=1)).ravel() for ind in indicators],
         sums=[ind @ resid for ind in indicators],
-        squares=np.einsum("i,im,im->m", weights, resid, resid), n=n, p=X.shape[1])
+        squares=np.einsum("i,im,im->m", weights, resid, resid), n=n, p=X.shape[1],
+        resid=resid, weights=weights)
 
 
 def _ratio(between: np.ndarray, within: np.ndarray) -> np.ndarray:
@@ -129,11 +142,48 @@ def _additive(ls: _LevelSums, sweeps: int) -> list[np.ndarray] | None:
     return out
 
 
+def _regression(term: ReTerm, ls: _LevelSums, floor: float) -> np.ndarray | None:
+    """(m, n_theta_t) the term's theta from per-level regressions of the residuals (see the
+    module's docstring); None when fewer than two levels allow a regression."""
+    size, n_levels = term.size, term.n_levels
+    sw = np.sqrt(ls.weights)
+    order = np.argsort(term.refs, kind="stable")
+    z, r = (term.z * sw[:, None])[order], (ls.resid * sw[:, None])[order]
+    rows = np.bincount(term.refs, minlength=n_levels)
+    starts = np.minimum(np.cumsum(rows) - rows, ls.n - 1)  # sums by level, rows sorted
+
+    def by_level(values):
+        return np.add.reduceat(values, starts, axis=0)
+
+    ztz = by_level(z[:, :, None] * z[:, None, :])  # (L, S, S)
+    ztr = by_level(z[:, :, None] * r[:, None, :])  # (L, S, m)
+    rr = by_level(r * r)  # (L, m)
+    eig = np.linalg.eigvalsh(ztz)
+    ok = (rows > size) & (eig[:, 0] > 1e-8 * np.maximum(eig[:, -1], 1e-300))
+    if ok.sum() < 2:
+        return None
+    inverse = np.linalg.inv(ztz[ok])
+    effects = inverse @ ztr[ok]  # (L_ok, S, m)
+    within = np.sum(rr[ok] - np.einsum("lsm,lsm->lm", ztr[ok], effects), axis=0) / (
+        rows[ok].sum() - size * ok.sum())  # (m,)
+    if not np.all(within > 0):
+        return None
+    centred = effects - effects.mean(axis=0)
+    between = np.einsum("lsm,ltm->mst", centred, centred) / ok.sum()
+    relative = between / within[:, None, None] - inverse.mean(axis=0)
+    values, vectors = np.linalg.eigh(relative)
+    values = np.maximum(values, floor**2)
+    lam = np.linalg.cholesky(np.einsum("msk,mk,mtk->mst", vectors, values, vectors))
+    lower_rows, lower_cols = tril_positions(size)
+    return lam[:, lower_rows, lower_cols]
+
+
 def _assemble(terms: list[ReTerm], ls: _LevelSums, ratios: list[np.ndarray], m: int,
-              floor: float) -> np.ndarray:
-    """(m, n_theta): the ratios (at least floor) for the intercept terms, lme4's start for the
-    others."""
+              floor: float, others: dict | None = None) -> np.ndarray:
+    """(m, n_theta): the ratios (at least floor) for the intercept terms, ``others[id(term)]``
+    (m, n_theta_t) for the other terms given there, lme4's start for the rest."""
     by_term = {id(t): np.maximum(r, floor)[:, None] for t, r in zip(ls.terms, ratios)}
+    by_term.update(others or {})
     return np.concatenate([by_term.get(id(t), np.broadcast_to(lme4_start([t]), (m, t.n_theta)))
                            for t in terms], axis=1)
 
@@ -147,18 +197,25 @@ def start_candidates_many(terms: list[ReTerm], X, ys, weights, *, floor: float =
                           sweeps: int = 4) -> np.ndarray:
     """(m, c, n_theta) candidate starts for each response column of ys (n, m) (responses
     minus offsets; terms in computation order): lme4's start, the one-way start (each
-    intercept term on its own) and, with two or more intercept terms, the additive start
+    intercept term on its own), with two or more intercept terms the additive start
     (``sweeps`` Gauss-Seidel sweeps of the additive fit; exact after one for a balanced
-    crossed design). Computed for all responses together from the residuals' level sums."""
+    crossed design), and with other terms the one-way start for the intercept terms and
+    per-level regressions for the others. Computed for all responses together from the
+    residuals."""
     ys = np.asarray(ys, dtype=np.float64)
     m = ys.shape[1]
     ls = _level_sums(terms, np.asarray(X, dtype=np.float64), ys, np.asarray(weights, float))
+    one_way = _one_way(ls)
     candidates = [np.broadcast_to(lme4_start(terms), (m, sum(t.n_theta for t in terms))),
-                  _assemble(terms, ls, _one_way(ls), m, floor)]
+                  _assemble(terms, ls, one_way, m, floor)]
     if len(ls.terms) >= 2:
         together = _additive(ls, sweeps)
         if together is not None:
             candidates.append(_assemble(terms, ls, together, m, floor))
+    regressions = {id(t): _regression(t, ls, floor) for t in terms if not _is_intercept(t)}
+    regressions = {key: value for key, value in regressions.items() if value is not None}
+    if regressions:
+        candidates.append(_assemble(terms, ls, one_way, m, floor, regressions))
     return np.stack(candidates, axis=1)
 
 
