@@ -15,6 +15,7 @@ from interlace_jax.families._family import (
     InverseGaussian,
     Poisson,
 )
+from interlace_jax.families._host import on_host
 from interlace_jax.families._links import (
     LINKS,
     Cauchit,
@@ -40,6 +41,7 @@ from interlace_jax.families._zero_models import (
 )
 
 __all__ = [
+    "on_host",
     "FAMILIES",
     "LINKS",
     "Beta",

@@ -29,13 +29,17 @@ L_1 S_1 = 2,972) it is a few tens of megabytes and under a second.
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from scipy.linalg import solve_triangular
 
 from interlace_jax._x64 import x64
 from interlace_jax.models import LMMData, factor_at
 from interlace_jax.terms import lambda_blocks
+
+
+#: The blocked factor at theta as one compiled program (run eagerly, each of its operations
+#: would be compiled on its own the first time a fit's conditional variances are asked for).
+_factor_at = jax.jit(factor_at)
 
 
 class ConditionalCovariance:
@@ -50,7 +54,7 @@ class ConditionalCovariance:
     def __init__(self, theta: np.ndarray, data: LMMData, sigma: float):
         plan = data.plan
         with x64():
-            factor = jax.device_get(factor_at(jnp.asarray(theta, dtype=jnp.float64), data))
+            factor = jax.device_get(_factor_at(np.asarray(theta, dtype=np.float64), data))
         self._sizes = [lay.size for lay in plan.terms]
         self._lams = lambda_blocks(np.asarray(theta, dtype=float), self._sizes)
         self._sigma2 = float(sigma) ** 2

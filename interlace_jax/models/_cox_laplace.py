@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from interlace_jax.linalg import cholesky, solve_lower, solve_lower_transposed
 from interlace_jax.linalg._arrow import (
@@ -51,17 +52,21 @@ from interlace_jax.terms import lambda_factor, theta_slices
 
 
 def theta_all(x: jax.Array, data: CoxData) -> jax.Array:
-    """(all theta,) the estimated theta x (n_theta,) merged with the fixed ones."""
+    """(all theta,) the estimated theta x (n_theta,) merged with the fixed ones; a NumPy
+    array for a NumPy x (the host's result needs no compiled program)."""
     lay = data.layout
-    theta = data.theta_fixed
+    xp = np if isinstance(x, np.ndarray) else jnp
+    fixed = xp.asarray(data.theta_fixed)
     slices = theta_slices(lay.sizes)
-    start = 0
-    for t in lay.free_terms:
-        sl = slices[t]
-        width = sl.stop - sl.start
-        theta = theta.at[sl].set(x[start : start + width])
-        start += width
-    return theta
+    pieces, start = [], 0
+    for t, sl in enumerate(slices):
+        if t in lay.free_terms:
+            width = sl.stop - sl.start
+            pieces.append(x[start : start + width])
+            start += width
+        else:
+            pieces.append(fixed[sl])
+    return xp.concatenate(pieces) if pieces else fixed
 
 
 def term_lambdas(x: jax.Array, data: CoxData) -> list[jax.Array]:
@@ -181,9 +186,11 @@ def _exact_solve(v: tuple, x: jax.Array, data: CoxData, r: tuple) -> tuple:
 penalised_mode = implicit_mode(_find_mode, penalised_gradient, _exact_solve)
 
 
-def zero_start(data: CoxData, dtype=jnp.float64) -> tuple:
-    """v = (zeros (q,), zeros (p,))."""
-    return (jnp.zeros(data.layout.n_random, dtype), jnp.zeros(data.layout.n_fixed, dtype))
+def zero_start(data: CoxData, dtype=np.float64) -> tuple:
+    """v = (zeros (q,), zeros (p,)), NumPy arrays (no compiled program for the host's start;
+    traced, they are constants)."""
+    dtype = np.dtype(dtype)
+    return (np.zeros(data.layout.n_random, dtype), np.zeros(data.layout.n_fixed, dtype))
 
 
 def cox_laplace_parts(x: jax.Array, data: CoxData, v0: tuple | None = None):

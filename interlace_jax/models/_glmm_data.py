@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -129,6 +130,13 @@ def with_plan(data: GLMMData, plan: BlockPlan) -> GLMMData:
     return dataclasses.replace(data, rmap=dataclasses.replace(data.rmap, plan=plan))
 
 
+@partial(jax.jit, static_argnums=(0, 1))
+def _log_constant(zeros: NoZeroModel, family: Family, y: jax.Array, weights: jax.Array):
+    """() the sum of the data-only terms of the log-likelihood, compiled as one program (run
+    eagerly, each jax.numpy operation of it would be compiled on its own)."""
+    return jnp.sum(zeros.log_constant(family, y, weights))
+
+
 def glmm_data(terms: list[ReTerm], X: np.ndarray, y: np.ndarray, weights: np.ndarray,
               offset: np.ndarray, family: Family, *, X_zi: np.ndarray | None = None,
               offset_zi: np.ndarray | None = None, X_disp: np.ndarray | None = None,
@@ -161,8 +169,8 @@ def glmm_data(terms: list[ReTerm], X: np.ndarray, y: np.ndarray, weights: np.nda
         zmap=z_product_map(plan, index, ordered),
         y=y,
         offset=np.asarray(offset, dtype=np.float64),
-        log_constant=np.asarray(jnp.sum(zeros.log_constant(family, jnp.asarray(y, jnp.float64),
-                                                           jnp.asarray(weights, jnp.float64)))),
+        log_constant=np.asarray(_log_constant(zeros, family, y,
+                                              np.asarray(weights, dtype=np.float64))),
         zi=zi,
         disp=disp,
         family=family,

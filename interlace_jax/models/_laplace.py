@@ -41,6 +41,7 @@ from typing import Protocol
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from interlace_jax.linalg import factorize, scale_rest_rows, z_log_det, z_solve
 from interlace_jax.models._lmm import split_theta
@@ -154,15 +155,19 @@ def _observed_solve(u: tuple, x: jax.Array, data, r: tuple) -> tuple:
 conditional_mode = implicit_mode(_find_mode, penalised_gradient, _observed_solve)
 
 
-def zero_effects(data, dtype=jnp.float64) -> tuple:
-    """Spherical effects of zeros, (first (L1, S1), rest (q_rest,))."""
+def zero_effects(data, dtype=np.float64) -> tuple:
+    """Spherical effects of zeros, (first (L1, S1), rest (q_rest,)), as NumPy arrays (the
+    host's start of a fit needs no compiled program; traced, they are constants)."""
     lay = data.plan.terms[0]
-    return jnp.zeros((lay.n_levels, lay.size), dtype), jnp.zeros(data.plan.n_rest, dtype)
+    dtype = np.dtype(dtype)
+    return np.zeros((lay.n_levels, lay.size), dtype), np.zeros(data.plan.n_rest, dtype)
 
 
+@jax.jit
 def laplace_curvature(u: tuple, x: jax.Array, data) -> jax.Array:
     """(n,) the curvature W of the Laplace log-determinant at spherical effects u (the
-    conditional modes, for the conditional covariances of the random effects)."""
+    conditional modes, for the conditional covariances of the random effects). Compiled as
+    one program: the results call it on host arrays."""
     return data.conditional.laplace_weights(eta_of(u, x, data), split_params(x, data.layout),
                                             data)
 

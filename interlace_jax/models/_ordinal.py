@@ -93,8 +93,10 @@ def category_log_prob(link: Link, cuts: jax.Array, y: jax.Array, eta: jax.Array)
     return interval_log_prob(link, upper, lower, first, last)
 
 
+@partial(jax.jit, static_argnums=0)
 def category_probabilities(link: Link, cuts: jax.Array, eta: jax.Array) -> jax.Array:
-    """(m, K) P(Y = k) for every category k at linear predictors eta (m,)."""
+    """(m, K) P(Y = k) for every category k at linear predictors eta (m,). Compiled as one
+    program: the results call it on host arrays."""
     k = cuts.shape[0] + 1
     codes = jnp.arange(k, dtype=jnp.int32)
     return jnp.exp(jax.vmap(lambda c: category_log_prob(

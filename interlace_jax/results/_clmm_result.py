@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import math
-from functools import cached_property
+from functools import cached_property, partial
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -42,6 +41,12 @@ def _wald(estimate: pd.Series, se: pd.Series) -> tuple[pd.Series, pd.Series]:
     p = pd.Series(2 * stats.norm.sf(np.abs(z.to_numpy())), index=z.index, name="pvalues")
     return z, p
 
+
+
+@partial(jax.jit, static_argnums=0)
+def _alpha_and_jacobian(thresholds: Thresholds, tau: jax.Array) -> tuple:
+    """(alpha (n_alpha,), d alpha / d tau (n_alpha, n_alpha)) at tau, as one program."""
+    return thresholds.alpha_of(tau), jax.jacfwd(thresholds.alpha_of)(tau)
 
 class ClmmResult:
     """A fitted cumulative link mixed model (returned by :func:`interlace_jax.clmm`).
@@ -100,8 +105,12 @@ class ClmmResult:
     @cached_property
     def _alpha_jacobian(self) -> np.ndarray:
         """(n_alpha, n_alpha) d alpha / d tau at the estimate."""
+        return self._alpha_and_jacobian[1]
+
+    @cached_property
+    def _alpha_and_jacobian(self) -> tuple[np.ndarray, np.ndarray]:
         with x64():
-            return np.asarray(jax.jacfwd(self._thresholds.alpha_of)(jnp.asarray(self._tau)))
+            return jax.device_get(_alpha_and_jacobian(self._thresholds, self._tau))
 
     @cached_property
     def fe_params(self) -> pd.Series:
@@ -112,8 +121,7 @@ class ClmmResult:
     @cached_property
     def thresholds(self) -> pd.Series:
         """Threshold parameters as clmm reports them (``m$alpha``), with ordinal's names."""
-        with x64():
-            alpha = np.asarray(self._thresholds.alpha_of(jnp.asarray(self._tau)))
+        alpha = self._alpha_and_jacobian[0]
         return pd.Series(alpha, index=self._thresholds.alpha_names(self._labels),
                          name="thresholds")
 
@@ -234,8 +242,8 @@ class ClmmResult:
         factor (n_levels, S, S), the blocks of ``Lambda (Lambda'Z'WZ Lambda + I)^{-1}
         Lambda'`` with W the observed curvature at the conditional modes."""
         with x64():
-            weights = np.asarray(laplace_curvature(tuple(jnp.asarray(a) for a in self._u),
-                                                   jnp.asarray(self.fit.x), self._data))
+            weights = np.asarray(laplace_curvature(tuple(np.asarray(a) for a in self._u),
+                                                   np.asarray(self.fit.x), self._data))
             ordered = [self._terms[i] for i in np.argsort(self._data.plan.order)]
             # only the Z rows of this factor are used; no X, and a response of ones keeps the
             # last pivot positive (a zero response would make the dense block singular)
@@ -331,7 +339,7 @@ class ClmmResult:
     def _probabilities(self, eta: np.ndarray) -> np.ndarray:
         with x64():
             return np.asarray(category_probabilities(
-                self.link, jnp.asarray(self.cut_points.to_numpy()), jnp.asarray(eta)))
+                self.link, self.cut_points.to_numpy(), np.asarray(eta)))
 
     @cached_property
     def fittedvalues(self) -> pd.Series:

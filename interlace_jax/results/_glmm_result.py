@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from functools import cached_property
 
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from interlace_jax._errors import DataError, ModelError
 from interlace_jax._x64 import x64
-from interlace_jax.families import Family
+from interlace_jax.families import Family, on_host
 from interlace_jax.formula import ModelFrame, model_matrices_for
 from interlace_jax.models._glmm_data import GLMMData
 from interlace_jax.optim import Status
@@ -184,8 +183,8 @@ class GLMMResult(FitStatistics):
         ``Lambda (Lambda'Z'WZ Lambda + I)^{-1} Lambda'`` with W the Laplace curvature at the
         conditional modes (lme4's PIRLS weights for its families)."""
         with x64():
-            weights = np.asarray(laplace_curvature(tuple(jnp.asarray(a) for a in self._u),
-                                                   jnp.asarray(self.fit.x), self._data))
+            weights = np.asarray(laplace_curvature(tuple(np.asarray(a) for a in self._u),
+                                                   np.asarray(self.fit.x), self._data))
             ordered = [self._terms[i] for i in np.argsort(self._data.plan.order)]
             linear = lmm_data(ordered, self.frame.X, np.zeros(self.nobs), weights)
             cond = ConditionalCovariance(self.theta, linear, 1.0)
@@ -249,8 +248,7 @@ class GLMMResult(FitStatistics):
                                      term_z)
 
     def _mu(self, eta: np.ndarray) -> np.ndarray:
-        with x64():
-            return np.asarray(self.family.link.inverse(eta))
+        return on_host(self.family.link, "inverse", eta)
 
     def _mean(self, eta: np.ndarray, design=None, part: str = "response") -> np.ndarray:
         """The mean of the response (``part="response"``, with the zero part) or of the
@@ -258,11 +256,11 @@ class GLMMResult(FitStatistics):
         fitted rows (design None) or a NewDesign."""
         phi = self._dispersion_at(*self._part_arrays(design, "disp"))
         mu = self._mu(eta)
-        with x64():
-            if part == "conditional":
-                return np.asarray(self.family.mean(mu, phi, self.psi))
-            zeta = self._zero_predictor_at(*self._part_arrays(design, "zi"))
-            return np.asarray(self._data.zeros.mean(self.family, mu, phi, self.psi, zeta))
+        if part == "conditional":
+            return on_host(self.family, "mean", mu, phi, self.psi)
+        zeta = self._zero_predictor_at(*self._part_arrays(design, "zi"))
+        return on_host(self._data.zeros, "mean", mu, phi, self.psi, zeta,
+                       static=(self.family,))
 
     @cached_property
     def _fitted_eta(self) -> np.ndarray:
@@ -285,17 +283,16 @@ class GLMMResult(FitStatistics):
         y, w = self.frame.y, self.frame.weights
         mu, eta = self.fittedvalues.to_numpy(), self._fitted_eta
         fam = self.family
-        with x64():
-            if type == "deviance":
-                unit = np.asarray(fam.unit_deviance(y, mu, w))
-                values = np.sign(y - mu) * np.sqrt(np.maximum(unit, 0.0))
-            elif type == "pearson":
-                variance = fam.pearson_variance(mu, w, self.dispersion, self.psi)
-                values = (y - mu) / np.sqrt(np.asarray(variance))
-            elif type == "working":
-                values = (y - mu) / np.asarray(fam.link.mu_eta(eta))
-            else:
-                values = y - mu
+        if type == "deviance":
+            unit = on_host(fam, "unit_deviance", y, mu, w)
+            values = np.sign(y - mu) * np.sqrt(np.maximum(unit, 0.0))
+        elif type == "pearson":
+            variance = on_host(fam, "pearson_variance", mu, w, self.dispersion, self.psi)
+            values = (y - mu) / np.sqrt(variance)
+        elif type == "working":
+            values = (y - mu) / on_host(fam.link, "mu_eta", eta)
+        else:
+            values = y - mu
         return pd.Series(values, index=self.frame.row_index, name=f"resid_{type}")
 
     @property

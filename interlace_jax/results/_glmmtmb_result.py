@@ -11,7 +11,7 @@ import pandas as pd
 from scipy import stats
 
 from interlace_jax._errors import ModelError
-from interlace_jax._x64 import x64
+from interlace_jax.families import on_host
 from interlace_jax.results._glmm_result import GLMMResult
 
 #: the parts of a glmmTMB model, as glmmTMB names them (``fixef(m)$cond``, ...)
@@ -161,15 +161,14 @@ class GLMMTMBResult(GLMMResult):
         y, w = self.frame.y, self.frame.weights
         raw = y - self.fittedvalues.to_numpy()
         eta = self._fitted_eta
-        with x64():
-            if type == "pearson":
-                phi = self._dispersion_at(*self._part_arrays(None, "disp"))
-                zeta = self._zero_predictor_at(*self._part_arrays(None, "zi"))
-                variance = self._data.zeros.pearson_variance(self.family, self._mu(eta), w, phi,
-                                                             self.psi, zeta)
-                raw = raw / np.sqrt(np.asarray(variance))
-            elif type == "working":
-                raw = raw / np.asarray(self.family.link.mu_eta(eta))
+        if type == "pearson":
+            phi = self._dispersion_at(*self._part_arrays(None, "disp"))
+            zeta = self._zero_predictor_at(*self._part_arrays(None, "zi"))
+            variance = on_host(self._data.zeros, "pearson_variance", self._mu(eta), w, phi,
+                               self.psi, zeta, static=(self.family,))
+            raw = raw / np.sqrt(variance)
+        elif type == "working":
+            raw = raw / on_host(self.family.link, "mu_eta", eta)
         return pd.Series(raw, index=self.frame.row_index, name=f"resid_{type}")
 
     @property
