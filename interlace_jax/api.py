@@ -10,7 +10,7 @@ import numpy as np
 
 from interlace_jax._errors import ConvergenceWarning, ModelError
 from interlace_jax._x64 import x64
-from interlace_jax.formula import build_model_frame, parse_formula
+from interlace_jax.formula import build_model_frame, check_response_varies, parse_formula
 from interlace_jax.inference import kenward_roger
 from interlace_jax.models import check_structure, correlated_lmm_data, lmm_data
 from interlace_jax.optim import fit_theta, start_candidates, with_correlation_starts
@@ -111,6 +111,7 @@ def fit(
     if frame.trials is not None:
         raise ModelError(f"the response {parsed.response!r} is a binomial cbind(successes, "
                          "failures): fit it with interlace_jax.glmer(..., family='binomial')")
+    check_response_varies(frame.y - frame.offset, frame.X, frame.weights, parsed.response)
     terms = [ReTerm(t.group, t.refs, t.z, t.levels, t.z_names) for t in frame.terms]
     with x64():
         y = frame.y - frame.offset

@@ -10,6 +10,7 @@ per term (anova tables); :func:`reference_grid` builds emmeans' reference grid.
 """
 
 from ._bars import BarSpec, ParsedFormula, parse_formula
+from ._checks import check_response_varies
 from ._model_frame import (
     ModelFrame,
     RandomTermData,
@@ -43,6 +44,7 @@ __all__ = [
     "TreatmentDesign",
     "build_model_frame",
     "build_survival_frame",
+    "check_response_varies",
     "fixed_terms",
     "model_columns",
     "model_matrices_for",

@@ -1,4 +1,5 @@
-"""lme4's identifiability checks on the random-effects terms (``checkNlevels``, ``checkZdims``).
+"""lme4's identifiability checks on the random-effects terms (``checkNlevels``, ``checkZdims``),
+and a linear mixed model's check that its response is not fitted exactly.
 
 lme4 stops, by default, when a grouping factor has fewer than 2 levels, and for linear mixed
 models when it has at least as many levels as there are observations, or when a term has at
@@ -7,7 +8,26 @@ least as many random effects (levels x columns) as there are observations.
 
 from __future__ import annotations
 
-from .._errors import ModelError
+import numpy as np
+
+from .._errors import DataError, ModelError
+
+
+def check_response_varies(y: np.ndarray, X: np.ndarray, weights: np.ndarray,
+                          name: str) -> None:
+    """Raise DataError when the fixed effects fit the response y (n,) exactly (a constant
+    response, or one that is a linear function of the columns of X (n, p)) on the rows of
+    positive weight: the residual variance is then 0 and the (RE)ML criterion has no minimum.
+    """
+    rows = weights > 0
+    y, X = y[rows], X[rows]
+    fitted = X @ np.linalg.lstsq(X, y, rcond=None)[0] if X.shape[1] else np.zeros_like(y)
+    scale = max(float(np.max(np.abs(y), initial=0.0)), 1e-300)
+    if float(np.max(np.abs(y - fitted), initial=0.0)) <= 1e-10 * scale:
+        what = (f"is constant ({y[0]:g})" if np.all(y == y[0])
+                else "is fitted exactly by the fixed effects")
+        raise DataError(f"the response {name!r} {what}: with no residual variation a linear "
+                        "mixed model cannot be estimated")
 
 
 def check_term_sizes(label: str, group: str, n_levels: int, size: int, n_obs: int,

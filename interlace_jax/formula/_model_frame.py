@@ -211,6 +211,7 @@ def build_model_frame(
             f"no rows left after dropping the {columns.n_dropped} rows with missing values in "
             f"the model's columns {list(columns.values)}"
         )
+    _check_predictor_levels(parsed, columns)
     frame = pandas_frame(columns)
     y, trials = _response(parsed.response, columns, frame, factor_response)
     X_full, fixed_spec = model_matrix(
@@ -298,6 +299,21 @@ def model_columns(parsed: ParsedFormula, weights: Any = None, offset: Any = None
     for bar in parsed.bars:
         names += required_names(bar.lhs) + list(bar.factors)
     return list(dict.fromkeys(names + column_name(weights) + column_name(offset)))
+
+
+def _check_predictor_levels(parsed: ParsedFormula, columns: Columns) -> None:
+    """Raise DataError for a factor (categorical or string column) among the predictors of the
+    fixed part or of a bar's left side with a single level on the kept rows, as R's
+    ``model.matrix`` does ("contrasts can be applied only to factors with 2 or more
+    levels"); formulaic would drop its column without a word."""
+    names = required_names(parsed.fixed_rhs) + [
+        n for bar in parsed.bars for n in required_names(bar.lhs)]
+    for name in dict.fromkeys(names):
+        levels = columns.levels.get(name)
+        if levels is not None and len(levels) < 2:
+            raise DataError(
+                f"column {name!r} is a factor with a single level ({levels[0]!r}) on the rows "
+                "used: a factor among the predictors needs at least two levels")
 
 
 def _response(expr: str, columns: Columns, frame: pd.DataFrame, factor_response: bool = False
