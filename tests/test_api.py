@@ -159,13 +159,14 @@ def test_theta0_warm_start(sleep, sleep_fit):
         (dict(formula="line ~ Days + (1 | Subject)"), ij.DataError, "'line' is fitted exactly"),
         (dict(formula="Reaction ~ one + (1 | Subject)"), ij.DataError, "'one' is a factor with"),
         (dict(formula="Reaction ~ Days + (one | Subject)"), ij.DataError, "single level"),
+        (dict(weights="zero_w"), ij.DataError, "weights are all zero"),
     ],
 )
 def test_bad_input_gives_a_clear_error(sleep, kwargs, error, match):
     data = sleep.assign(one="a", row=np.arange(len(sleep)).astype(str),
                         bad_w=np.where(sleep.Days == 3, np.inf, 1.0),
                         neg_w=np.where(sleep.Days == 3, -1.0, 1.0),
-                        flat=3.0, line=2.0 * sleep.Days - 1.0)
+                        flat=3.0, line=2.0 * sleep.Days - 1.0, zero_w=0.0)
     args = dict(formula=FORMULA) | kwargs
     with pytest.raises(error, match=match):
         ij.fit(args.pop("formula"), data, **args)

@@ -204,3 +204,16 @@ def test_failed_replicates_are_counted_and_left_out_of_intervals():
 def test_bootstrap_rejects_a_bad_number_of_replicates(model, nsim):
     with pytest.raises(ij.ModelError, match="nsim"):
         bootstrap(model, nsim)
+
+
+@pytest.mark.parametrize("chunk_size", [0, -1, 1.5, "four"])
+def test_bootstrap_rejects_a_bad_chunk_size(model, chunk_size):
+    with pytest.raises(ij.ModelError, match="chunk_size must be a positive integer"):
+        bootstrap(model, 4, chunk_size=chunk_size)
+
+
+def test_bootstrap_statistic_must_return_numbers(model):
+    with pytest.raises(ij.ModelError, match="statistic must return a number"):
+        bootstrap(model, 4, statistic=lambda fit: "beta")
+    with pytest.raises(ij.ModelError, match="statistic must return a number"):
+        bootstrap(model, 4, statistic=lambda fit: fit.solution.beta[:, None] * fit.theta)

@@ -30,14 +30,15 @@ def observation_vector(
         what: ``"weights"`` or ``"offset"``, for messages.
         columns: the model's cleaned columns (``n`` kept rows).
         nonnegative: also reject negative values (prior weights; lme4: "negative weights not
-            allowed").
+            allowed") and all-zero values (no observation would count).
 
     Returns:
         float64 ``(n,)``, or None when ``arg`` is None.
 
     Raises:
         DataError: naming ``what`` for a categorical column, a wrong length, or a non-finite
-            (or, with ``nonnegative``, negative) value in a kept row.
+            (or, with ``nonnegative``, negative) value in a kept row, or with ``nonnegative``
+            values that are all zero.
     """
     if arg is None:
         return None
@@ -45,6 +46,8 @@ def observation_vector(
     if nonnegative and (values < 0).any():
         rows = columns.row_index[values < 0][:5].tolist()
         raise DataError(f"{what} must be non-negative; negative values in rows {rows}")
+    if nonnegative and values.size and not (values > 0).any():
+        raise DataError(f"{what} are all zero: no observation would count in the fit")
     return values
 
 

@@ -22,7 +22,7 @@ from interlace_jax.simulation._bootstrap_glmm import bootstrap_glmm
 from interlace_jax.simulation._chunks import fit_chunk_size, replicate_keys, run_in_chunks
 from interlace_jax.simulation._from_result import model_of, params_of
 from interlace_jax.simulation._replicate import converged, draw_response, refit, sd_cor
-from interlace_jax.simulation._simulate import check_count
+from interlace_jax.simulation._chunks import check_count
 
 INTERVAL_METHODS = ("percentile", "basic", "normal")
 
@@ -103,7 +103,15 @@ def _replicate(key, shared, *, reml: bool, statistic):
     out = dict(beta=fit.solution.beta, sdcor=sd_cor(fit.theta, fit.solution.sigma, model.plan),
                deviance=fit.solution.deviance, status=fit.opt.status, converged=converged(fit))
     if statistic is not None:
-        out["statistic"] = jnp.atleast_1d(jnp.asarray(statistic(fit)))
+        raw = statistic(fit)
+        try:
+            value = jnp.asarray(raw)
+        except TypeError:
+            value = None
+        if value is None or not jnp.issubdtype(value.dtype, jnp.number) or value.ndim > 1:
+            raise ModelError("statistic must return a number or a vector of numbers (a JAX "
+                             f"function of the refit), not {type(raw).__name__}")
+        out["statistic"] = jnp.atleast_1d(value)
     return out
 
 
@@ -141,7 +149,7 @@ def bootstrap(result, nsim: int, *, seed: int = 0, statistic: Callable | None = 
         if statistic is not None:
             raise ModelError("statistic= is not available for GLMM bootstraps yet")
         with x64():
-            replicates, observed = bootstrap_glmm(result, nsim, seed, chunk_size or 128,
+            replicates, observed = bootstrap_glmm(result, nsim, seed, 128 if chunk_size is None else chunk_size,
                                                   progress)
         return BootstrapResult(replicates, observed, int(seed))
     names = list(result._variance_names.descriptive)
@@ -152,7 +160,8 @@ def bootstrap(result, nsim: int, *, seed: int = 0, statistic: Callable | None = 
         keys = replicate_keys(seed, nsim)
         out = run_in_chunks(_replicate, keys, (params, model),
                             static=dict(reml=result.reml, statistic=statistic),
-                            chunk_size=chunk_size or fit_chunk_size(model.plan, result.nobs),
+                            chunk_size=(fit_chunk_size(model.plan, result.nobs) if chunk_size is None
+                                        else chunk_size),
                             progress=progress, desc="bootstrap")
     columns = {n: out["beta"][:, j] for j, n in enumerate(result.fe_params.index)}
     columns.update({n: out["sdcor"][:, j] for j, n in enumerate(names)})

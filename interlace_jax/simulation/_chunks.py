@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from interlace_jax._errors import ModelError
 from interlace_jax._x64 import x64
 from interlace_jax.terms import n_theta
 
@@ -105,6 +106,17 @@ def replicate_keys(seed: int, nsim: int) -> jax.Array:
     return jax.random.split(jax.random.key(int(seed)), m)[:nsim]
 
 
+def check_count(value, what: str) -> int:
+    """A positive integer argument such as ``nsim`` or ``chunk_size``."""
+    try:
+        whole = not isinstance(value, bool) and float(value).is_integer()
+    except (TypeError, ValueError):
+        whole = False
+    if not whole or int(value) < 1:
+        raise ModelError(f"{what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 def run_in_chunks(fn: Callable, inputs: Any, shared: Any, *, static: dict | None = None,
                   chunk_size: int, progress: bool = False, desc: str = "replicates") -> Any:
     """``vmap(fn)(inputs, shared)`` computed chunk by chunk; returns host (numpy) arrays.
@@ -119,7 +131,7 @@ def run_in_chunks(fn: Callable, inputs: Any, shared: Any, *, static: dict | None
         progress: show a progress bar.
     """
     n = jax.tree_util.tree_leaves(inputs)[0].shape[0]
-    chunk = max(1, min(int(chunk_size), n))
+    chunk = min(check_count(chunk_size, "chunk_size"), n)
     batched = _batched(fn, tuple(sorted((static or {}).items())))
     starts = range(0, n, chunk)
 

@@ -193,7 +193,7 @@ def fit_many(formula: str, data: Any, responses, *, method: str = "REML", groups
                              frame.offset)
         y_fixed = ys - frame.offset[:, None]
         candidates = start_candidates_many(ordered, frame.X, y_fixed, frame.weights)
-        chunk = chunk_size or fit_chunk_size(base.plan, ys.shape[0])
+        chunk = fit_chunk_size(base.plan, ys.shape[0]) if chunk_size is None else chunk_size
         out = run_in_chunks(_fit_one, (ys.T, candidates), model, static=dict(reml=reml),
                             chunk_size=chunk, progress=progress, desc="fit_many")
     diag = np.concatenate([diagonal_mask(t.size) for t in ordered])

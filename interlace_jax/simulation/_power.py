@@ -24,7 +24,7 @@ from interlace_jax.models import lmm_data
 from interlace_jax.simulation._chunks import fit_chunk_size, replicate_keys, run_in_chunks
 from interlace_jax.simulation._fit_many import fit_with_derivatives, satterthwaite_rows
 from interlace_jax.simulation._replicate import LMMParams, data_for, device_model, draw_response
-from interlace_jax.simulation._simulate import check_count
+from interlace_jax.simulation._chunks import check_count
 from interlace_jax.terms import ReTerm, tril_positions
 
 
@@ -117,7 +117,8 @@ def _one_design(parsed, design, params, nsim, alpha, effects, seed, reml, chunk_
                              frame.offset)
         true = _params(params, frame, ordered)
         keys = replicate_keys(seed, nsim)
-        chunk = chunk_size or fit_chunk_size(base.plan, frame.X.shape[0])
+        chunk = (fit_chunk_size(base.plan, frame.X.shape[0]) if chunk_size is None
+                 else chunk_size)
         out = run_in_chunks(_power_replicate, keys, (true, model), static=dict(reml=reml),
                             chunk_size=chunk, progress=progress, desc="power")
     cols = [names.index(e) for e in tested]

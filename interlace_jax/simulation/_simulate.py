@@ -10,17 +10,10 @@ import numpy as np
 from interlace_jax._errors import ModelError
 from interlace_jax._x64 import x64
 from interlace_jax.results import GLMMResult
-from interlace_jax.simulation._chunks import replicate_keys, run_in_chunks
+from interlace_jax.simulation._chunks import check_count, replicate_keys, run_in_chunks
 from interlace_jax.simulation._from_result import model_of, params_of
 from interlace_jax.simulation._replicate import draw_response
 from interlace_jax.simulation._simulate_glmm import simulate_glmm
-
-
-def check_count(value, what: str) -> int:
-    """A positive integer argument such as ``nsim``."""
-    if isinstance(value, bool) or not float(value).is_integer() or int(value) < 1:
-        raise ModelError(f"{what} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _draw(key, shared):
