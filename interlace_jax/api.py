@@ -63,8 +63,9 @@ def fit(
             ``"lbfgs"`` (optax L-BFGS in JAX), ``"lbfgsb"`` (scipy, exact gradients),
             ``"cobyqa"`` or ``"bobyqa"`` (Py-BOBYQA, optional extra).
         theta0: starting theta in lme4's order (terms by decreasing number of levels); by
-            default the better (lower objective) of lme4's start and a one-way ANOVA estimate
-            for ``(1 | g)`` terms (see :mod:`interlace_jax.optim._start`).
+            default the best (lowest objective) of lme4's start and moment estimates: one-way
+            and additive ANOVA for ``(1 | g)`` terms, per-level regressions for terms with
+            slopes (see :mod:`interlace_jax.optim._start`).
         weights: prior weights: a column name or an array of one value per row.
         offset: a column name or array added to the linear predictor.
         correlation: a residual correlation structure within groups, nlme's

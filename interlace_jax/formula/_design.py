@@ -145,6 +145,8 @@ def model_matrix(rhs: str, frame: pd.DataFrame, what: str) -> tuple[np.ndarray, 
     matrix = np.asarray(mm, dtype=np.float64)
     _check_finite(matrix, mm.model_spec.column_names, what)
     if numeric:
+        if len(_NUMERIC_SPECS) >= _NUMERIC_SPECS_MAX:
+            _NUMERIC_SPECS.clear()
         _NUMERIC_SPECS[rhs] = mm.model_spec
     return matrix, mm.model_spec
 
@@ -155,6 +157,7 @@ def model_matrix(rhs: str, frame: pd.DataFrame, what: str) -> tuple[np.ndarray, 
 #: and :func:`_numeric_products` rebuilds its matrix without formulaic (~0.5 ms of a warm
 #: sleepstudy fit).
 _NUMERIC_SPECS: dict[str, ModelSpec] = {}
+_NUMERIC_SPECS_MAX = 512  # as many as parsed formulas are cached
 
 
 def _numeric_columns_only(rhs: str, frame: pd.DataFrame) -> bool:

@@ -164,8 +164,9 @@ def fit_many(formula: str, data: Any, responses, *, method: str = "REML", groups
     Rows with missing predictors are dropped once for all responses; a response missing on a
     kept row raises a DataError (batched fits share one design). Each fit starts, as
     :func:`interlace_jax.fit` does, from the best of its start candidates (lme4's default, the
-    one-way and, with two or more ``(1 | g)`` terms, the additive ANOVA start) and runs Newton's
-    method on the device with central differences of exact objective values.
+    one-way and, with two or more ``(1 | g)`` terms, the additive ANOVA start, and per-level
+    regressions for terms with slopes) and runs Newton's method on the device with central
+    differences of exact objective values.
 
     Returns:
         A :class:`ManyFits`; ``tidy()`` gives one row per response and coefficient.
