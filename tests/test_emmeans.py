@@ -398,3 +398,34 @@ def test_nested_designs_are_refused():
     result = ij.fit("y ~ a + a:b + (1 | g)", crossed)
     with pytest.raises(ij.ModelError, match="'b' is nested in 'a' by the formula"):
         ij.emmeans(result, "a")
+
+
+def test_glmm_means_are_asymptotic_on_the_link_scale():
+    # emmeans for a glmer fit: linear predictor at each level (population level), SE from
+    # vcov, infinite df and z intervals; pairs() as z tests
+    cbpp = ij.datasets.load("cbpp")
+    m = ij.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp,
+                 family="binomial")
+    emm = ij.emmeans(m, "period")
+    frame = emm.frame
+    beta, vcov = m.fe_params.to_numpy(), m.cov_params().to_numpy()
+    L = np.column_stack([np.ones(4), np.vstack([np.zeros(3), np.eye(3)])])
+    np.testing.assert_allclose(frame["emmean"], L @ beta, rtol=1e-12)
+    np.testing.assert_allclose(frame["SE"], np.sqrt(np.einsum("mi,ij,mj->m", L, vcov, L)),
+                               rtol=1e-12)
+    assert np.all(np.isinf(frame["df"]))
+    z = stats.norm.ppf(0.975)
+    np.testing.assert_allclose(frame["asymp.LCL"], frame["emmean"] - z * frame["SE"])
+    new = cbpp.head(4).assign(period=["1", "2", "3", "4"])
+    np.testing.assert_allclose(frame["emmean"], m.predict(new, include_re=False), rtol=1e-12)
+    assert "logit (not the response) scale" in str(emm)
+    assert "z.ratio" in ij.pairs(emm).frame.columns
+    with pytest.raises(ij.ModelError, match="asymptotic"):
+        ij.emmeans(m, "period", df_method="satterthwaite")
+
+
+def test_emmeans_of_a_clmm_fit_is_a_clear_error():
+    wine = ij.datasets.load("wine")
+    m = ij.clmm("rating ~ temp + contact + (1 | judge)", wine)
+    with pytest.raises(ij.ModelError, match="emmeans"):
+        ij.emmeans(m, "temp")

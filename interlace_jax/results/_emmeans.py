@@ -18,7 +18,7 @@ import pandas as pd
 
 from interlace_jax._errors import ModelError
 from interlace_jax.formula import OFFSET, reference_grid
-from interlace_jax.inference import average_grid, contrast_method
+from interlace_jax.inference import FixedDfTests, average_grid, contrast_method
 from interlace_jax.results._emmeans_table import (
     KEEP,
     EmmContext,
@@ -58,6 +58,25 @@ def _df_method(result, df_method) -> tuple[str, tuple[str, ...]]:
         raise ModelError(f"unknown df_method {df_method!r}; choose one of "
                          f"{', '.join(DF_METHODS)} (or None for emmeans' default)")
     return value, ()
+
+
+def _inference(result, df_method) -> tuple[object, str, tuple[str, ...]]:
+    """(tests, df method, notes) of the means: a linear mixed model's df method (see
+    :func:`default_df_method`); for a GLMM (glmer, glmmTMB's conditional part) asymptotic z
+    tests on the link scale, as emmeans gives for glmer fits."""
+    if hasattr(result, "family"):
+        if df_method is not None and _df_method(result, df_method)[0] != "asymptotic":
+            raise ModelError("a GLMM's marginal means are asymptotic (z tests): use "
+                             "df_method=None or 'asymptotic'")
+        tests = FixedDfTests(result.fe_params.to_numpy(), result.cov_params().to_numpy(),
+                             1.0, float("inf"))
+        note = f"Results are given on the {result.family.link.name} (not the response) scale."
+        return tests, "asymptotic", (note,)
+    if not hasattr(result, "df_method"):
+        raise ModelError("emmeans() takes a fit of interlace_jax.fit, glmer or glmmTMB, not a "
+                         f"{type(result).__name__}")
+    method, notes = _df_method(result, df_method)
+    return inference_for(result, "normal" if method == "asymptotic" else method), method, notes
 
 
 def _split_names(text: str) -> list[str]:
@@ -101,7 +120,8 @@ def emmeans(result, specs, by=None, at: Mapping | None = None, df_method: str | 
     (``weights``: "equal", "proportional", "outer", "cells" or "flat", as emmeans).
 
     Args:
-        result: a fitted :class:`~interlace_jax.LMMResult`.
+        result: a fitted :class:`~interlace_jax.LMMResult`, or a
+            :class:`~interlace_jax.GLMMResult` (means of the linear predictor, asymptotic).
         specs: a variable name, a list of names, or ``"~ a * b | c"``; ``"1"`` gives the overall
             mean.
         by: variables whose levels group the table (families of adjustments in contrasts).
@@ -137,7 +157,7 @@ def emmeans(result, specs, by=None, at: Mapping | None = None, df_method: str | 
             raise ModelError(
                 f"{name!r} is a numeric covariate, which the reference grid holds at its mean "
                 f"({v.values[0]:.6g}); give the values wanted, e.g. at={{{name!r}: [...]}}")
-    method, notes = _df_method(result, df_method)
+    tests, method, notes = _inference(result, df_method)
     order = [v.name for v in grid.variables]
     facs = names + by_names
     dims = grid.dims + ((1,) if _OVERALL in facs else ())
@@ -147,8 +167,7 @@ def emmeans(result, specs, by=None, at: Mapping | None = None, df_method: str | 
     values = [variables[f].values if f != _OVERALL else ("overall",) for f in facs]
     labels = _expand_grid(facs, values)
     context = EmmContext(
-        tests=inference_for(result, "normal" if method == "asymptotic" else method),
-        df_method=method, kept=np.asarray(result.frame.kept_columns),
+        tests=tests, df_method=method, kept=np.asarray(result.frame.kept_columns),
         null_basis=grid.null_basis, column_names=grid.column_names, notes=notes)
     averaged_over = tuple(v.name for v in grid.variables
                           if len(v.values) > 1 and v.name not in facs and v.name != OFFSET)
