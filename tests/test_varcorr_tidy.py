@@ -162,3 +162,18 @@ def test_check_convergence_at_the_boundary(lme4_fit):
     assert check.singular
     assert any("singular" in m for m in check.messages)
     assert "at boundary: Batch.(Intercept)" in repr(check)
+
+
+def test_varcorr_of_models_without_a_residual():
+    # lme4's VarCorr of a binomial glmer fit has no Residual row; clmm and coxme neither
+    cbpp = ij.datasets.load("cbpp")
+    m = ij.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp,
+                 family="binomial")
+    vc = ij.VarCorr(m)
+    assert vc.sigma is None and "Residual" not in str(vc)
+    group, name, sd = str(vc).splitlines()[1].split()
+    assert (group, name) == ("herd", "(Intercept)") and abs(float(sd) - 0.642) < 1e-3
+    pd.testing.assert_frame_equal(vc.as_frame(), m.varcorr)
+    wine = ij.datasets.load("wine")
+    c = ij.clmm("rating ~ temp + contact + (1 | judge)", wine)
+    assert "Residual" not in str(ij.VarCorr(c)) and "judge" in str(ij.VarCorr(c))

@@ -56,7 +56,9 @@ class VarCorr:
         self.comp = _check_comp(comp)
         self.digits = int(digits)
         self._covs = list(result._covariances)
-        self._sigma = float(result.sigma)
+        # GLMMs, cumulative link and Cox models have no residual row (lme4's VarCorr of a
+        # binomial or Poisson glmer fit)
+        self._sigma = float(result.sigma) if hasattr(result, "sigma") else None
         self._labels = group_labels([c.group for c in self._covs])
 
     @classmethod
@@ -79,19 +81,22 @@ class VarCorr:
         return list(self._labels)
 
     @property
-    def sigma(self) -> float:
-        """The residual standard deviation."""
+    def sigma(self) -> float | None:
+        """The residual standard deviation (None for a model without a residual)."""
         return self._sigma
 
     def as_frame(self) -> pd.DataFrame:
         """lme4's ``as.data.frame(VarCorr(m))``: columns grp, var1, var2, vcov, sdcor."""
+        if self._sigma is None:
+            return varcorr_frame(self._covs, 1.0).iloc[:-1].reset_index(drop=True)
         return varcorr_frame(self._covs, self._sigma)
 
     def format(self, comp=None, digits: int | None = None) -> str:
         """The printed table; ``comp`` and ``digits`` default to the object's."""
         comp = self.comp if comp is None else _check_comp(comp)
         digits = self.digits if digits is None else int(digits)
-        sds = np.concatenate([c.sd for c in self._covs] + [np.array([self._sigma])])
+        residual = [] if self._sigma is None else [np.array([self._sigma])]
+        sds = np.concatenate([c.sd for c in self._covs] + residual)
         columns = {"Variance": r_format(sds**2, digits), "Std.Dev.": r_format(sds, digits)}
         for name in columns:  # R's format() pads numbers to a common width, right-aligned
             width = max(len(t) for t in columns[name])
@@ -105,7 +110,8 @@ class VarCorr:
                 cells = [label if i == 0 else "", name] + [columns[x][k] for x in comp]
                 rows.append(cells + corr[i] + [""] * (n_corr - len(corr[i])))
                 k += 1
-        rows.append(["Residual", ""] + [columns[x][k] for x in comp] + [""] * n_corr)
+        if self._sigma is not None:
+            rows.append(["Residual", ""] + [columns[x][k] for x in comp] + [""] * n_corr)
         header = ["Groups", "Name", *comp] + (["Corr"] + [""] * (n_corr - 1) if n_corr else [])
         widths = [max(len(r[j]) for r in [header, *rows]) for j in range(len(header))]
         # R's print of a character matrix, quote = FALSE: left-aligned cells, empty row names
