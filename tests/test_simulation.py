@@ -217,3 +217,11 @@ def test_bootstrap_statistic_must_return_numbers(model):
         bootstrap(model, 4, statistic=lambda fit: "beta")
     with pytest.raises(ij.ModelError, match="statistic must return a number"):
         bootstrap(model, 4, statistic=lambda fit: fit.solution.beta[:, None] * fit.theta)
+
+
+def test_simulate_and_bootstrap_name_the_models_they_take():
+    wine = ij.datasets.load("wine")
+    ordinal = ij.clmm("rating ~ temp + contact + (1 | judge)", wine)
+    for fn in (bootstrap, ij.simulate):
+        with pytest.raises(ij.ModelError, match="takes a fit of interlace_jax.fit, glmer"):
+            fn(ordinal, 2)

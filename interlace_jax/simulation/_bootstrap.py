@@ -20,7 +20,7 @@ from interlace_jax.optim import Status
 from interlace_jax.results import GLMMResult
 from interlace_jax.simulation._bootstrap_glmm import bootstrap_glmm
 from interlace_jax.simulation._chunks import fit_chunk_size, replicate_keys, run_in_chunks
-from interlace_jax.simulation._from_result import model_of, params_of
+from interlace_jax.simulation._from_result import check_simulable, model_of, params_of
 from interlace_jax.simulation._replicate import converged, draw_response, refit, sd_cor
 from interlace_jax.simulation._chunks import check_count
 
@@ -144,6 +144,7 @@ def bootstrap(result, nsim: int, *, seed: int = 0, statistic: Callable | None = 
     Returns:
         A :class:`BootstrapResult`.
     """
+    check_simulable(result, "bootstrap")
     nsim = check_count(nsim, "nsim")
     if isinstance(result, GLMMResult):
         if statistic is not None:

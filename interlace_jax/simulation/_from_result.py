@@ -12,6 +12,16 @@ from interlace_jax._errors import ModelError
 from interlace_jax.simulation._replicate import DeviceModel, LMMParams, device_model
 
 
+def check_simulable(result, what: str) -> None:
+    """Raise ModelError unless ``result`` is a fit that ``what`` (simulate, bootstrap) can
+    redraw: a linear mixed model or a GLMM (not a cumulative link or Cox model)."""
+    from interlace_jax.results import GLMMResult, LMMResult
+
+    if not isinstance(result, (LMMResult, GLMMResult)):
+        raise ModelError(f"{what}() takes a fit of interlace_jax.fit, glmer or glmmTMB, not a "
+                         f"{type(result).__name__}")
+
+
 def model_of(result) -> DeviceModel:
     """The result's DeviceModel (call inside ``jax.enable_x64(True)``)."""
     if result.correlation is not None:

@@ -11,7 +11,7 @@ from interlace_jax._errors import ModelError
 from interlace_jax._x64 import x64
 from interlace_jax.results import GLMMResult
 from interlace_jax.simulation._chunks import check_count, replicate_keys, run_in_chunks
-from interlace_jax.simulation._from_result import model_of, params_of
+from interlace_jax.simulation._from_result import check_simulable, model_of, params_of
 from interlace_jax.simulation._replicate import draw_response
 from interlace_jax.simulation._simulate_glmm import simulate_glmm
 
@@ -51,6 +51,7 @@ def simulate(result, nsim: int = 1, *, seed: int = 0, newparams: Mapping | None 
     Returns:
         (n, nsim) array (or DataFrame), one column per simulated response.
     """
+    check_simulable(result, "simulate")
     nsim = check_count(nsim, "nsim")
     if use_u and not include_re:
         raise ModelError("use_u=True keeps the fitted random effects: it needs include_re=True")
