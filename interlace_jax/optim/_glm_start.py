@@ -38,7 +38,7 @@ def _start_terms(family: Family, mu: jax.Array) -> tuple:
 
 
 @partial(jax.jit, static_argnums=0)
-def irls_terms(family: Family, eta: jax.Array) -> tuple:
+def _irls_terms(family: Family, eta: jax.Array) -> tuple:
     """(mu, dmu/deta, V(mu)), each (n,), at the linear predictor eta (n,)."""
     mu = family.link.inverse(eta)
     return mu, family.link.mu_eta(eta), family.variance(mu)
@@ -61,7 +61,7 @@ def glm_start(family: Family, X: np.ndarray, y: np.ndarray, weights: np.ndarray,
         change = np.max(np.abs(new_beta - beta), initial=0.0)
         beta = new_beta
         eta = X @ beta + offset
-        mu, mu_eta, variance = (np.asarray(a, dtype=float) for a in irls_terms(family, eta))
+        mu, mu_eta, variance = (np.asarray(a, dtype=float) for a in _irls_terms(family, eta))
         if change < 1e-8:
             break
     phi = family.dispersion_start(y, mu, weights) if family.has_dispersion else 1.0
@@ -108,7 +108,7 @@ def parts_start(family: Family, zeros, X: np.ndarray, y: np.ndarray, weights: np
     """
     rows = zeros.count_rows(y)
     glm = glm_start(family, X[rows], y[rows], weights[rows], offset[rows])
-    mu = np.asarray(irls_terms(family, X @ glm.beta + offset)[0], dtype=float)
+    mu = np.asarray(_irls_terms(family, X @ glm.beta + offset)[0], dtype=float)
     disp = (_constant_fit(X_disp, offset_disp, np.log(glm.phi)) if X_disp.shape[1]
             else np.zeros(0))
     psi = np.asarray(family.psi_start(y[rows], mu[rows], weights[rows]), dtype=float)

@@ -149,21 +149,20 @@ def bootstrap(result, nsim: int, *, seed: int = 0, statistic: Callable | None = 
     if isinstance(result, GLMMResult):
         if statistic is not None:
             raise ModelError("statistic= is not available for GLMM bootstraps yet")
+        chunk = 128 if chunk_size is None else chunk_size
         with x64():
-            replicates, observed = bootstrap_glmm(result, nsim, seed, 128 if chunk_size is None else chunk_size,
-                                                  progress)
+            replicates, observed = bootstrap_glmm(result, nsim, seed, chunk, progress)
         return BootstrapResult(replicates, observed, int(seed))
     names = list(result._variance_names.descriptive)
     with x64():
         model = model_of(result)
+        chunk = fit_chunk_size(model.plan, result.nobs) if chunk_size is None else chunk_size
         params = params_of(result)
         observed_sdcor = np.asarray(sd_cor(params.theta, params.sigma, model.plan))
         keys = replicate_keys(seed, nsim)
         out = run_in_chunks(_replicate, keys, (params, model),
                             static=dict(reml=result.reml, statistic=statistic),
-                            chunk_size=(fit_chunk_size(model.plan, result.nobs) if chunk_size is None
-                                        else chunk_size),
-                            progress=progress, desc="bootstrap")
+                            chunk_size=chunk, progress=progress, desc="bootstrap")
     columns = {n: out["beta"][:, j] for j, n in enumerate(result.fe_params.index)}
     columns.update({n: out["sdcor"][:, j] for j, n in enumerate(names)})
     columns["deviance"] = out["deviance"]
