@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from interlace_jax.families import Family, NoZeroModel
+from interlace_jax.families import Family, NoZeroModel, on_host
 from interlace_jax.linalg import BlockPlan, make_plan
 from interlace_jax.models._family_conditional import FAMILY_CONDITIONAL, FamilyConditional
 from interlace_jax.models._params import ParamLayout
@@ -130,13 +129,6 @@ def with_plan(data: GLMMData, plan: BlockPlan) -> GLMMData:
     return dataclasses.replace(data, rmap=dataclasses.replace(data.rmap, plan=plan))
 
 
-@partial(jax.jit, static_argnums=(0, 1))
-def _log_constant(zeros: NoZeroModel, family: Family, y: jax.Array, weights: jax.Array):
-    """() the sum of the data-only terms of the log-likelihood, compiled as one program (run
-    eagerly, each jax.numpy operation of it would be compiled on its own)."""
-    return jnp.sum(zeros.log_constant(family, y, weights))
-
-
 def glmm_data(terms: list[ReTerm], X: np.ndarray, y: np.ndarray, weights: np.ndarray,
               offset: np.ndarray, family: Family, *, X_zi: np.ndarray | None = None,
               offset_zi: np.ndarray | None = None, X_disp: np.ndarray | None = None,
@@ -169,8 +161,8 @@ def glmm_data(terms: list[ReTerm], X: np.ndarray, y: np.ndarray, weights: np.nda
         zmap=z_product_map(plan, index, ordered),
         y=y,
         offset=np.asarray(offset, dtype=np.float64),
-        log_constant=np.asarray(_log_constant(zeros, family, y,
-                                              np.asarray(weights, dtype=np.float64))),
+        log_constant=np.sum(on_host(zeros, "log_constant", y,
+                                    np.asarray(weights, dtype=np.float64), static=(family,))),
         zi=zi,
         disp=disp,
         family=family,
