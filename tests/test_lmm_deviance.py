@@ -256,6 +256,54 @@ def test_grouped_schur_update_equals_the_dense_oracle(rng, item_size, drop):
     assert weighted.plan.dense_coupling and weighted.design.gram_by_group.shape[0] == 0
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("last_size", [1, 2])
+def test_grouped_pair_products_equal_the_dense_oracle(rng, weighted, last_size):
+    """Many small first-term levels (the sparse Schur update) with a scalar and a scalar or
+    vector-valued rest term: the pair products summed on the host by target and first-term
+    diagonal give the brute-force deviance, the gradient and Hessian of central differences,
+    and those of the pair products formed on the device; with weights every level has its
+    own diagonal and the groups are the pairs. (The factorised block holds the fill-in in
+    its lower triangle only: the derivatives check that Cholesky's are those of the
+    symmetric matrix.)"""
+    import dataclasses
+
+    from interlace_jax.linalg import make_plan
+    from interlace_jax.models._crossprod import design_products
+
+    n = 300
+    terms = [random_term(rng, n, 150, 1, "g0"), random_term(rng, n, 30, 1, "g1"),
+             random_term(rng, n, 8, last_size, "g2")]
+    X = np.column_stack([np.ones(n), rng.normal(size=n)])
+    y = X @ [1.0, 0.4] + rng.normal(size=n)
+    w = rng.uniform(0.5, 2.0, n) if weighted else np.ones(n)
+    data = lmm_data(terms, X, y, w)
+    assert not data.plan.dense_coupling and data.design.pair_a.size == 0
+    n_groups = data.design.pair_value.size
+    assert (n_groups == data.plan.n_pairs) if weighted else (n_groups < data.plan.n_pairs)
+    plan, index = make_plan(terms, X.shape[1])
+    on_device = dataclasses.replace(data, design=design_products(
+        plan, index, terms, X, w, grouped_update=False))
+    assert on_device.design.pair_value.size == 0
+    for _ in range(2):
+        user, theta = _computation_theta(rng, terms, data)
+        for reml in (True, False):
+            assert float(lmm_deviance(jnp.asarray(theta), data, reml)) == pytest.approx(
+                dense_deviance(terms, X, y, user, reml, w), rel=1e-11)
+        grouped = lmm_derivatives(jnp.asarray(theta), data, True)
+        formed = lmm_derivatives(jnp.asarray(theta), on_device, True)
+        np.testing.assert_allclose(grouped.gradient, formed.gradient, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(grouped.hessian, formed.hessian, rtol=1e-9, atol=1e-9)
+        value = jax.jit(lambda th: lmm_deviance(th, data, True))
+        grad = jax.jit(jax.grad(lambda th: lmm_deviance(th, data, True)))
+        h, eye = 1e-5, np.eye(theta.size)
+        fd_grad = [(value(theta + h * e) - value(theta - h * e)) / (2 * h) for e in eye]
+        fd_hess = [(grad(theta + h * e) - grad(theta - h * e)) / (2 * h) for e in eye]
+        np.testing.assert_allclose(grouped.gradient, fd_grad, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(grad(theta), grouped.gradient, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(grouped.hessian, fd_hess, rtol=1e-5, atol=1e-5)
+
+
 def test_nested_factors_keep_the_sparse_schur_update(rng):
     """Classes nested in schools: each class meets one school, so the pairs are few and the
     plan keeps the sparse update."""
@@ -305,3 +353,38 @@ def test_newton_last_step_spares_the_confirming_derivatives():
         last_step_dtol=1e-10))(jnp.stack([x0, x0 + 0.2]))
     np.testing.assert_allclose(batched.x[0], last.x, atol=1e-9)
     assert np.all(np.asarray(batched.status) == Status.CONVERGED)
+
+
+def test_content_memo_reuses_results_by_the_arrays_contents_only():
+    """Equal contents (another array object) reuse the result; other contents, dtypes or
+    extras compute anew; the oldest of more than ``size`` keys is dropped; results read-only."""
+    from interlace_jax.linalg._content_memo import ContentMemo
+
+    memo, calls = ContentMemo(2), []
+
+    def compute(tag):
+        calls.append(tag)
+        return (np.arange(3.0) + len(calls),)
+
+    a = np.arange(5, dtype=np.int32)
+    first = memo.get((a,), 1, lambda: compute("a"))
+    assert memo.get((a.copy(),), 1, lambda: compute("again")) is first
+    memo.get((a.astype(np.int64),), 1, lambda: compute("int64"))
+    memo.get((a,), 2, lambda: compute("extra"))  # drops the oldest key: (a, 1)
+    memo.get((a,), 1, lambda: compute("evicted"))
+    assert calls == ["a", "int64", "extra", "evicted"]
+    with pytest.raises(ValueError):
+        first[0][0] = 1.0
+
+
+def test_a_refit_of_the_same_grouping_reuses_its_pairs(rng):
+    """A second lmm_data of the same terms (another response) reuses the plan's pair lists
+    and the grouped products; other weights give other groups."""
+    n = 300
+    terms = [random_term(rng, n, 150, 1, "g0"), random_term(rng, n, 30, 1, "g1")]
+    X = np.ones((n, 1))
+    one = lmm_data(terms, X, rng.normal(size=n), np.ones(n))
+    two = lmm_data(terms, X, rng.normal(size=n), np.ones(n))
+    assert two.design.pair_value is one.design.pair_value
+    weighted = lmm_data(terms, X, rng.normal(size=n), rng.uniform(0.5, 2.0, n))
+    assert weighted.design.pair_value.size > one.design.pair_value.size

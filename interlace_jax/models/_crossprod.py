@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import jax
 import numpy as np
 
+from interlace_jax.linalg._content_memo import ContentMemo
 from interlace_jax.linalg._plan import BlockPlan, CouplingIndex, make_plan
 from interlace_jax.terms import ReTerm
 
@@ -31,7 +32,14 @@ class DesignProducts:
         xx: (p, p) X'WX.
         entry_b: per rest term t, (E_t, S_t, S1) blocks of Z_t'WZ1 at the coupling entries.
         entry_first: per rest term t, (E_t,) level of term 1 of each entry.
-        scalar_first, scalar_row, pair_a, pair_b, pair_target, dense_index: see CouplingIndex.
+        scalar_first, scalar_row, dense_index: see CouplingIndex.
+        pair_a, pair_b, pair_target: the Schur update's pair products, see CouplingIndex;
+            for grouped pairs (``pair_value`` non-empty) pair_a and pair_b are empty and
+            pair_target (P',) holds the grouped pairs' sorted targets.
+        pair_value, pair_level: the grouped pairs of a scalar first term with fixed products
+            (:func:`grouped_pairs`): (P',) the unscaled products ``b_a b_b`` summed over the
+            pairs with the same target and the same first-term diagonal, and (P',) one
+            first-term level of that diagonal; empty when the pairs are not grouped.
         gram_by_group, gram_group_level, gram_u: the Schur-complement update of a plan with
             dense coupling and a scalar first term, grouped by that term's diagonal
             (:func:`gram_groups`): (G, Q, Q) sums of ``u_k u_k'`` over the first-term levels
@@ -54,6 +62,8 @@ class DesignProducts:
     pair_a: jax.Array
     pair_b: jax.Array
     pair_target: jax.Array
+    pair_value: jax.Array
+    pair_level: jax.Array
     dense_index: jax.Array
     gram_by_group: jax.Array
     gram_group_level: jax.Array
@@ -180,6 +190,52 @@ def gram_groups(plan: BlockPlan, index: CouplingIndex, a11: np.ndarray, entry_b:
     return _gram_fields(np.stack([m.T @ m for m in members]), group_level.astype(np.int32), u)
 
 
+def ungrouped_pairs(index: CouplingIndex) -> dict:
+    """The pair fields of :class:`DesignProducts` for products formed on the device."""
+    return dict(pair_a=index.pair_a, pair_b=index.pair_b, pair_target=index.pair_target,
+                pair_value=np.zeros(0), pair_level=np.zeros(0, np.int32))
+
+
+def grouped_pairs(plan: BlockPlan, index: CouplingIndex, a11: np.ndarray,
+                  entry_b: list) -> dict:
+    """The pair fields of :class:`DesignProducts` with the pair products summed on the host.
+
+    With a scalar first term, the coupling row of entry (level k of term 1, rest row r) is
+    ``lambda_r b_kr theta_1 / sqrt(theta_1^2 a11_k + 1)``, so the pair (a, b) of rows that
+    share level k adds ``lambda_a lambda_b b_a b_b w_k`` to its target, with
+    ``w_k = theta_1^2 / (theta_1^2 a11_k + 1)``. ``b_a b_b`` is fixed, and so is the grouping
+    of the pairs by target and by ``a11_k`` (levels with equal diagonals share w_k): each
+    group's products are summed once here, and a factorisation gathers one w per group
+    and sums the groups into their targets, the Lambda scaling applied to the whole block
+    afterwards. InstEval: 1.8 million pairs become 1.1 million groups and the update takes
+    2.7 instead of 7.3 ms. Pairs arrive ordered by target and, within it, by a11 (see
+    :func:`~interlace_jax.linalg.make_plan`'s ``weights``); groups are runs of equal
+    (target, a11), so another order only makes more of them.
+    """
+    if plan.terms[0].size != 1 or plan.dense_coupling or index.pair_a.size == 0:
+        return ungrouped_pairs(index)
+    b = np.concatenate([e[:, :, 0].ravel() for e in entry_b])  # scalar rows (term, entry, s)
+    # the pairs themselves follow from the scalar rows and a11 (make_plan)
+    return GROUPED_PAIRS_MEMO.get((index.scalar_first, index.scalar_row, a11, b), plan.n_rest,
+                                  lambda: _group_pairs(index, a11, b))
+
+
+#: the grouped pairs of the two most recent designs (InstEval: 40 ms to sum)
+GROUPED_PAIRS_MEMO = ContentMemo(2)
+
+
+def _group_pairs(index: CouplingIndex, a11: np.ndarray, b: np.ndarray) -> dict:
+    _, level_of, group = np.unique(a11[:, 0, 0], return_index=True, return_inverse=True)
+    pair_group = group[index.scalar_first[index.pair_a]]
+    target = index.pair_target
+    starts = np.flatnonzero(np.concatenate(
+        [[True], (target[1:] != target[:-1]) | (pair_group[1:] != pair_group[:-1])]))
+    return dict(pair_a=np.zeros(0, np.int32), pair_b=np.zeros(0, np.int32),
+                pair_target=target[starts],
+                pair_value=np.add.reduceat(b[index.pair_a] * b[index.pair_b], starts),
+                pair_level=level_of[pair_group[starts]].astype(np.int32))
+
+
 def design_products(
     plan: BlockPlan, index: CouplingIndex, terms: list[ReTerm], X: np.ndarray, weights: np.ndarray,
     *, grouped_update: bool = True,
@@ -191,8 +247,9 @@ def design_products(
         terms: random-effects terms in the user's order.
         X: (n, p) fixed-effects model matrix (full column rank).
         weights: (n,) positive prior weights.
-        grouped_update: precompute the grouped Schur-complement update (:func:`gram_groups`)
-            where it pays; False for a template whose products are replaced on the device.
+        grouped_update: precompute the grouped Schur-complement update (:func:`gram_groups`,
+            :func:`grouped_pairs`) where it pays; False for a template whose products are
+            replaced on the device.
     """
     ordered = [terms[i] for i in plan.order]
     first, rest = ordered[0], ordered[1:]
@@ -216,6 +273,8 @@ def design_products(
     xz1 = _per_level(first.refs, X, wz1, first.n_levels)
     grouped = (gram_groups(plan, index, a11, entry_b, xz1) if grouped_update
                else no_gram_groups(q + X.shape[1]))
+    pairs = grouped_pairs(plan, index, a11, entry_b) if grouped_update else (
+        ungrouped_pairs(index))
     return DesignProducts(
         a11=a11,
         xz1=xz1,
@@ -226,10 +285,8 @@ def design_products(
         entry_first=index.entry_first,
         scalar_first=index.scalar_first,
         scalar_row=index.scalar_row,
-        pair_a=index.pair_a,
-        pair_b=index.pair_b,
-        pair_target=index.pair_target,
         dense_index=index.dense_index,
+        **pairs,
         **grouped,
         n_obs=np.asarray(float(X.shape[0])),
         log_weights_sum=np.asarray(float(np.sum(np.log(weights)))),
@@ -262,7 +319,7 @@ def lmm_data(terms: list[ReTerm], X: np.ndarray, y: np.ndarray, weights: np.ndar
     set-up). Use inside ``jax.enable_x64(True)`` (as the facade does) so that they stay
     float64.
     """
-    plan, index = make_plan(terms, X.shape[1])
+    plan, index = make_plan(terms, X.shape[1], weights)
     data = LMMData(
         design_products(plan, index, terms, X, weights),
         response_products(plan, terms, X, y, weights),

@@ -92,7 +92,8 @@ def weighted_z_products(w: jax.Array, zmap: ZProductMap, rmap: ResponseMap) -> D
         a11=a11, xz1=jnp.zeros((first_n, 0, s1), dtype), arr=arr, arx=jnp.zeros((q, 0), dtype),
         xx=jnp.zeros((0, 0), dtype), entry_b=entry_b, entry_first=zmap.entry_first,
         scalar_first=zmap.scalar_first, scalar_row=zmap.scalar_row, pair_a=zmap.pair_a,
-        pair_b=zmap.pair_b, pair_target=zmap.pair_target, dense_index=zmap.dense_index,
+        pair_b=zmap.pair_b, pair_target=zmap.pair_target, pair_value=jnp.zeros(0, dtype),
+        pair_level=jnp.zeros(0, jnp.int32), dense_index=zmap.dense_index,
         **no_gram_groups(q),
         n_obs=jnp.asarray(w.shape[0], dtype), log_weights_sum=jnp.zeros((), dtype),
     )
