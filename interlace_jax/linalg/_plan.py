@@ -175,24 +175,25 @@ def _pairs(scalar_first: np.ndarray, scalar_row: np.ndarray, n_rest: int,
     else:
         key = level_rank[scalar_first].astype(np.int64) * (int(scalar_first.max(initial=0)) + 1)
         order = np.argsort(key + scalar_first, kind="stable")
+    # 32-bit indices where they fit: a large plan's arrays are fresh memory, and halving them
+    # halves the page faults of a first fit (InstEval: 1.8 million pairs, 0.39 -> 0.2 s).
+    order = order.astype(np.int32)
     levels = scalar_first[order]
     starts = np.flatnonzero(np.concatenate([[True], levels[1:] != levels[:-1]]))
     counts = np.diff(np.append(starts, levels.size))
-    ends = np.repeat(starts + counts, counts)  # end of each sorted row's group
-    position = np.arange(order.size)
-    per_row = ends - position  # partners at or after each row in its group
+    position = np.arange(order.size, dtype=np.int32)
+    per_row = np.repeat((starts + counts).astype(np.int32), counts) - position  # partners
+    n_pairs = int(per_row.sum())  # at or after each row in its group
+    index = np.int32 if n_pairs < 2**31 else np.int64
     a_sorted = np.repeat(position, per_row)
-    first_of_run = np.repeat(np.cumsum(per_row) - per_row, per_row)
-    b_sorted = a_sorted + (np.arange(a_sorted.size) - first_of_run)
+    # b = a + (k - first pair k of a's run) = k - (first pair of a's run - a)
+    b_sorted = np.arange(n_pairs, dtype=index) - np.repeat(
+        (np.cumsum(per_row, dtype=np.int64) - per_row - position).astype(index), per_row)
     pair_a, pair_b = order[a_sorted], order[b_sorted]
     wide = n_rest * n_rest >= 2**31
     target = scalar_row[pair_a].astype(np.int64 if wide else np.int32) * n_rest + scalar_row[pair_b]
     by_target = np.argsort(target, kind="stable")
-    return (
-        pair_a[by_target].astype(np.int32),
-        pair_b[by_target].astype(np.int32),
-        target[by_target],
-    )
+    return pair_a[by_target], pair_b[by_target], target[by_target]
 
 
 #: the pairs of the two most recent coupling structures (InstEval: 0.1 s to list, 22 MB)
