@@ -35,6 +35,8 @@ CASES = [
     "sleepstudy_offset",
     "categorical_slope",
     "crossed_unbalanced",
+    "many_levels_nested_weighted",
+    "many_levels_rater_slope",
 ]
 RTOL = 1e-4
 
