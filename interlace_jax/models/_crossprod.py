@@ -225,6 +225,8 @@ GROUPED_PAIRS_MEMO = ContentMemo(2)
 
 
 def _group_pairs(index: CouplingIndex, a11: np.ndarray, b: np.ndarray) -> dict:
+    """The grouped pair fields from the pairs (sorted by target), the first-term diagonals
+    a11 (L1, 1, 1) and the unscaled coupling values b (R,) of the scalar rows."""
     _, level_of, group = np.unique(a11[:, 0, 0], return_index=True, return_inverse=True)
     pair_group = group[index.scalar_first[index.pair_a]]
     target = index.pair_target
