@@ -63,11 +63,10 @@ def upper_solve(l11: jnp.ndarray, rhs: jnp.ndarray, lapack: bool = True) -> jnp.
 
 def _rest_scale(lams: list, plan: BlockPlan) -> jnp.ndarray | None:
     """(q_rest,) the diagonal of Lambda_rest when every rest term is scalar, else None."""
-    rest = plan.terms[1:]
-    if not all(lay.size == 1 for lay in rest):
+    if not plan.scalar_rest:
         return None
     return jnp.concatenate([jnp.broadcast_to(lam[0, 0], (lay.n_levels,))
-                            for lam, lay in zip(lams, rest)])
+                            for lam, lay in zip(lams, plan.terms[1:])])
 
 
 def scale_rest_rows(mat: jnp.ndarray, lams: list, plan: BlockPlan) -> jnp.ndarray:
@@ -137,7 +136,7 @@ def factorize(lams: list, design, response, plan: BlockPlan) -> BlockedFactor:
     if design.pair_value.shape[0]:  # grouped on the host, unscaled: see grouped_pairs
         w = lam1[0, 0] ** 2 / m11[:, 0, 0]
         upper = _pair_sum(design.pair_value * w[design.pair_level], design.pair_target, q)
-        if _rest_scale(lams_rest, plan) is None:  # a vector-valued Lambda_t mixes the triangles
+        if not plan.scalar_rest:  # a vector-valued Lambda_t mixes the triangles
             upper = upper + upper.T - jnp.diag(jnp.diagonal(upper))
         zz = _scaled_rest(design.arr - upper, lams_rest, plan)
     else:

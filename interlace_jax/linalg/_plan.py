@@ -72,6 +72,11 @@ class BlockPlan:
     dense_coupling: bool = False
 
     @property
+    def scalar_rest(self) -> bool:
+        """Whether every term after the first is scalar (Lambda_rest is then diagonal)."""
+        return all(t.size == 1 for t in self.terms[1:])
+
+    @property
     def n_scalar_rows(self) -> int:
         """Number of scalar coupling rows (each entry contributes S_t rows)."""
         return sum(t.n_entries * t.size for t in self.terms[1:])
